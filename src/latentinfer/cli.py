@@ -1,0 +1,388 @@
+"""The ``latentinfer`` command: list, fit, diagnose, bench, demo, data.
+
+Every command has ``--help``. A bad argument ends with a one-line ``error: ...`` and exit
+status 2, never a traceback (set ``LATENTINFER_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
+
+app = typer.Typer(
+    name="latentinfer",
+    help="Fit models with hidden variables, infer the hidden variables, diagnose them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+RUN_CONFIG = "config.json"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _parse_options(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
+    """``["n=500", "flatten=false"]`` → ``{"n": 500, "flatten": False}`` (JSON values)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} takes KEY=VALUE; got {pair!r}.")
+        low = raw.lower()
+        if low in ("true", "false"):
+            out[key] = low == "true"
+        else:
+            try:
+                out[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                out[key] = raw
+    return out
+
+
+def _parse_ints(text: str, *, flag: str) -> tuple[int, ...]:
+    if text.strip() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{flag} takes comma-separated integers like 256,256; got {text!r}."
+        ) from None
+
+
+def _model_class(name: str) -> Any:
+    from latentinfer import methods
+
+    row = methods.get(name)
+    if row.kind != "model":
+        models = ", ".join(m.name for m in methods.METHODS if m.kind == "model")
+        raise ValidationError(f"{name!r} is a {row.kind}, not a model to fit; models: {models}.")
+    return methods.load_object(row)
+
+
+def _dataset_arrays(ds: Any, model_cls: Any) -> tuple[Any, ...]:
+    """The data arguments a model's ``fit`` takes: ``(X,)`` or ``(X, one-hot labels)``."""
+    if getattr(model_cls, "n_cond", 0) == 0:
+        return (ds.X,)
+    if ds.y is None:
+        raise ValidationError(
+            f"{model_cls.__name__} conditions on labels, and data set {ds.name!r} has none; "
+            "use a labelled set such as digits."
+        )
+    import torch
+
+    n_classes = int(ds.y.max()) + 1
+    return (ds.X, torch.nn.functional.one_hot(ds.y, n_classes).float())
+
+
+def _print_table(title: str, rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> None:
+    table = Table(title=title, show_lines=False)
+    for h in headers:
+        table.add_column(h)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- commands
+@app.command("list")
+def list_methods(
+    family: Annotated[
+        str | None, typer.Option(help="Only this family: vae, causal, reasoning, bayes.")
+    ] = None,
+) -> None:
+    """Print the method index: every method, its family, paper and maturity."""
+    from latentinfer import methods
+
+    rows = methods.by_family(family) if family else methods.METHODS
+    _print_table(
+        "latentinfer methods",
+        [(m.name, m.family, m.kind, f"{m.paper} ({m.year})", m.arxiv, m.maturity) for m in rows],
+        ("name", "family", "kind", "paper", "arXiv", "maturity"),
+    )
+
+
+@app.command("data")
+def list_data() -> None:
+    """Print the bundled and synthetic data sets."""
+    from latentinfer import data
+
+    _print_table(
+        "latentinfer data sets",
+        [(name, data.describe(name)) for name in data.available()],
+        ("name", "description"),
+    )
+
+
+def _fit_run(
+    model_name: str,
+    data_name: str,
+    *,
+    data_options: dict[str, Any],
+    model_options: dict[str, Any],
+    train_options: dict[str, Any],
+    seed: int,
+    run_dir: Path,
+    resume: bool,
+    iwae_k: int,
+) -> dict[str, Any]:
+    from latentinfer import data as data_mod
+
+    model_cls = _model_class(model_name)
+    ds = data_mod.load(data_name, **data_options)
+    train_ds, test_ds = ds.split(0.2, seed=seed)
+    model = model_cls(seed=seed, **model_options)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "model": model_name,
+        "data": data_name,
+        "data_options": data_options,
+        "model_options": model_options,
+        "train_options": train_options,
+        "seed": seed,
+        "test_fraction": 0.2,
+    }
+    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
+    start = time.perf_counter()
+    model.fit(
+        *_dataset_arrays(train_ds, model_cls), run_dir=run_dir, resume=resume, **train_options
+    )
+    seconds = time.perf_counter() - start
+    nll = -model.score(*_dataset_arrays(test_ds, model_cls), k=iwae_k)
+    summary = {
+        "model": model_name,
+        "data": data_name,
+        "epochs": model.train_result_.epochs,
+        "steps": model.train_result_.steps,
+        "best_val_loss": model.train_result_.best_val_loss,
+        "test_nll": nll,
+        "iwae_k": iwae_k,
+        "seconds": seconds,
+    }
+    if hasattr(model, "n_relevant_"):
+        summary["relevant_dims"] = int(model.n_relevant_)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+@app.command("fit")
+def fit(
+    model: Annotated[
+        str, typer.Argument(help="Method name from `latentinfer list` (e.g. ardvae).")
+    ],
+    data: Annotated[str, typer.Option("--data", help="Data set name from `latentinfer data`.")],
+    latent_dim: Annotated[int | None, typer.Option(help="Latent dimensions.")] = None,
+    likelihood: Annotated[
+        str | None, typer.Option(help="auto, gaussian, bernoulli or categorical.")
+    ] = None,
+    hidden: Annotated[str | None, typer.Option(help="Hidden widths, e.g. 256,256.")] = None,
+    beta: Annotated[float | None, typer.Option(help="KL weight β.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Most epochs (early stopping may end sooner).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per optimiser step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    mixed_precision: Annotated[str | None, typer.Option(help="no or bf16.")] = None,
+    tracker: Annotated[
+        list[str] | None, typer.Option(help="Also log to tensorboard or mlflow (repeatable).")
+    ] = None,
+    data_option: Annotated[
+        list[str] | None,
+        typer.Option("--data-option", help="Data set option KEY=VALUE (repeatable)."),
+    ] = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", help="Model option KEY=VALUE (repeatable)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and training.")] = 0,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/MODEL-DATA-SEED).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the run folder's last checkpoint.")
+    ] = False,
+    iwae_k: Annotated[int, typer.Option(help="Importance samples for the held-out NLL.")] = 100,
+) -> None:
+    """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder."""
+    model_options = _parse_options(model_option, flag="--model-option")
+    for key, value in (("latent_dim", latent_dim), ("likelihood", likelihood), ("beta", beta)):
+        if value is not None:
+            model_options[key] = value
+    if hidden is not None:
+        model_options["hidden"] = _parse_ints(hidden, flag="--hidden")
+    train_options: dict[str, Any] = {}
+    for key, value in (
+        ("max_epochs", epochs),
+        ("batch_size", batch_size),
+        ("lr", lr),
+        ("mixed_precision", mixed_precision),
+    ):
+        if value is not None:
+            train_options[key] = value
+    if tracker:
+        train_options["trackers"] = list(tracker)
+    folder = run_dir or Path("runs") / f"{model}-{data}-{seed}"
+    summary = _fit_run(
+        model,
+        data,
+        data_options=_parse_options(data_option, flag="--data-option"),
+        model_options=model_options,
+        train_options=train_options,
+        seed=seed,
+        run_dir=folder,
+        resume=resume,
+        iwae_k=iwae_k,
+    )
+    _print_table(
+        f"fitted {model} on {data}",
+        [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in summary.items()],
+        ("quantity", "value"),
+    )
+    console.print(f"run folder: {folder}")
+
+
+def _diagnose_run(run_dir: Path, *, max_rows: int) -> Any:
+    from latentinfer import data as data_mod
+    from latentinfer.diagnostics import diagnose
+    from latentinfer.vae.base import LatentVariableModel
+
+    cfg_path = run_dir / RUN_CONFIG
+    if not cfg_path.is_file():
+        raise ValidationError(
+            f"RUN_DIR {str(run_dir)!r} has no {RUN_CONFIG}; pass a folder written by "
+            "`latentinfer fit` or `latentinfer demo`."
+        )
+    cfg = json.loads(cfg_path.read_text())
+    model = LatentVariableModel.load(run_dir / "model")
+    ds = data_mod.load(cfg["data"], **cfg.get("data_options", {}))
+    _, test_ds = ds.split(cfg.get("test_fraction", 0.2), seed=cfg.get("seed", 0))
+    arrays = _dataset_arrays(test_ds, type(model))
+    report = diagnose(
+        model,
+        arrays if len(arrays) > 1 else arrays[0],
+        factors=None if test_ds.factors is None else test_ds.factors.numpy(),
+        figures_dir=run_dir / "figures",
+        max_rows=max_rows,
+    )
+    (run_dir / "diagnostics.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    return report
+
+
+@app.command("diagnose")
+def diagnose_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `latentinfer fit`.")],
+    max_rows: Annotated[int, typer.Option(help="Held-out rows to use.")] = 5000,
+) -> None:
+    """Print the diagnostics table of a fitted run and write its figures."""
+    report = _diagnose_run(run_dir, max_rows=max_rows)
+    _print_table(f"diagnostics of {report.model}", report.rows(), ("section", "quantity", "value"))
+    for name, path in report.figures.items():
+        console.print(f"figure {name}: {path}")
+
+
+def _benchmark_scripts() -> dict[str, Path]:
+    roots = [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    found: dict[str, Path] = {}
+    for root in roots:
+        if root.is_dir():
+            for p in sorted(root.glob("*/*.py")):
+                if not p.name.startswith("_"):
+                    found.setdefault(p.stem, p)
+    return found
+
+
+@app.command("bench")
+def bench(
+    name: Annotated[str | None, typer.Argument(help="Benchmark name (omit to list them).")] = None,
+    quick: Annotated[bool, typer.Option(help="A small, fast version (a smoke run).")] = False,
+) -> None:
+    """Run a benchmark script from benchmarks/ (they ship with the source repository)."""
+    scripts = _benchmark_scripts()
+    if name is None:
+        _print_table("benchmarks", [(k, str(v)) for k, v in scripts.items()], ("name", "script"))
+        return
+    if name not in scripts:
+        if not scripts:
+            raise ValidationError(
+                "no benchmarks/ folder found; benchmarks ship with the source repository: "
+                "run this command from a clone of it."
+            )
+        raise ValidationError(f"unknown benchmark {name!r}; accepted: {', '.join(scripts)}.")
+    cmd = [sys.executable, str(scripts[name]), *(["--quick"] if quick else [])]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command("demo")
+def demo(
+    run_dir: Annotated[Path, typer.Option(help="Where to write the run.")] = Path(
+        "runs/demo-ardvae-digits"
+    ),
+    epochs: Annotated[int, typer.Option(help="Most epochs.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """The quick tour: fit an ARD-VAE on scikit-learn's digits, diagnose it, show the figures."""
+    console.print(
+        "[bold]latentinfer demo[/bold]: an ARD-VAE with 32 latent dimensions on the 1,797 "
+        "8×8 digits; ARD should keep only the dimensions the data need."
+    )
+    summary = _fit_run(
+        "ardvae",
+        "digits",
+        data_options={},
+        model_options={"latent_dim": 32},
+        train_options={"max_epochs": epochs},
+        seed=seed,
+        run_dir=run_dir,
+        resume=False,
+        iwae_k=100,
+    )
+    report = _diagnose_run(run_dir, max_rows=5000)
+    s = report.sections
+    console.print(
+        f"\nfitted in {summary['seconds']:.0f} s ({summary['epochs']} epochs); held-out NLL "
+        f"(IWAE, k=100): {summary['test_nll']:.2f} nats per image"
+    )
+    console.print(
+        f"ARD kept {s['relevance']['relevant']} of 32 latent dimensions; "
+        f"{s['activity']['active_units']} are active units; collapse: "
+        f"{s['collapse']['verdict']}."
+    )
+    console.print(
+        f"mean representations: |r| = {s['mean_vs_sampled']['corr_mean_all']:.3f} with all "
+        f"variables, {s['mean_vs_sampled']['corr_mean_without_passive']:.3f} without the "
+        f"{s['mean_vs_sampled']['passive']} passive ones (sampled: "
+        f"{s['mean_vs_sampled']['corr_sampled_all']:.3f})."
+    )
+    if "disentanglement" in s:
+        console.print(f"MIG against the digit class: {s['disentanglement']['mig']:.3f}")
+    for name, path in report.figures.items():
+        console.print(f"figure {name}: {path}")
+    console.print(f"run folder: {run_dir}  (try: latentinfer diagnose {run_dir})")
+
+
+def main() -> None:
+    """Entry point: run the app, turning library errors into one-line messages."""
+    try:
+        app()
+    except LatentInferError as exc:
+        if os.environ.get("LATENTINFER_DEBUG"):
+            raise
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,44 @@
+"""Offline data sets with known ground truth, for examples, tests and benchmarks.
+
+Nothing here touches the network: the data are bundled with a dependency (scikit-learn's
+digits) or generated on the fly from a seed.
+
+=================== ===================================================================
+name                what
+=================== ===================================================================
+``digits``          scikit-learn's 1,797 handwritten 8×8 digits; label = digit class
+``sprites``         dSprites-like binary images with 5 known factors
+``linear``          x = A z + noise, ``n_relevant`` known relevant dimensions
+``nonlinear``       x = W2 tanh(W1 z + b1) + noise, a random 2-layer tanh network
+``linear_gaussian`` probabilistic PCA data with exact marginal N(0, W Wᵀ + σ² I)
+=================== ===================================================================
+
+Example:
+    >>> from latentinfer.data import available, load
+    >>> "sprites" in available()
+    True
+    >>> ds = load("sprites", n=200, size=32, seed=0)
+    >>> train, test = ds.split(0.25, seed=0)
+    >>> len(train), len(test)
+    (150, 50)
+"""
+
+# Importing the loader modules registers their data sets.
+from latentinfer.data.digits import load_digits
+from latentinfer.data.registry import Dataset, available, describe, load, register
+from latentinfer.data.sprites import load_sprites, render_sprites
+from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
+
+__all__ = [
+    "Dataset",
+    "available",
+    "describe",
+    "load",
+    "load_digits",
+    "load_linear",
+    "load_linear_gaussian",
+    "load_nonlinear",
+    "load_sprites",
+    "register",
+    "render_sprites",
+]

@@ -1,0 +1,121 @@
+"""All diagnostics of a fitted model in one call: the table the command line prints."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentinfer.diagnostics.activity import check_activity, run_activity
+from latentinfer.diagnostics.collapse import check_collapse, run_collapse
+from latentinfer.diagnostics.disentanglement import dci, mig
+from latentinfer.diagnostics.relevance import check_relevance, run_relevance
+from latentinfer.diagnostics.representation import check_mean_vs_sampled, run_mean_vs_sampled
+from latentinfer.vae.base import LatentVariableModel
+
+__all__ = ["Diagnosis", "diagnose"]
+
+
+@dataclass
+class Diagnosis:
+    """The summaries of every diagnostic that applies to a model.
+
+    Attributes:
+        model: the model's class name.
+        sections: section name → summary dict (``activity``, ``collapse``,
+            ``mean_vs_sampled``, ``relevance``, and ``disentanglement`` when factors are
+            given).
+        figures: figure name → PNG path.
+    """
+
+    model: str
+    sections: dict[str, dict[str, Any]]
+    figures: dict[str, Path] = field(default_factory=dict)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """``(section, quantity, value)`` rows for printing."""
+        out = []
+        for section, summary in self.sections.items():
+            for k, v in summary.items():
+                if isinstance(v, float):
+                    text = f"{v:.4g}"
+                elif isinstance(v, list) and len(v) > 12:
+                    text = f"{v[:12]} … ({len(v)})"
+                else:
+                    text = str(v)
+                out.append((section, k, text))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "model": self.model,
+            "sections": self.sections,
+            "figures": {k: str(v) for k, v in self.figures.items()},
+        }
+
+
+def diagnose(
+    model: LatentVariableModel,
+    data: Any,
+    *,
+    factors: Any | None = None,
+    figures_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    max_rows: int = 5000,
+) -> Diagnosis:
+    """Run every diagnostic on ``data`` (at most ``max_rows`` rows) and draw the figures.
+
+    Args:
+        model: a fitted model meeting the latent-model contract.
+        data: ``X`` (or ``(X, C)`` for conditional models).
+        factors: ``(n, n_factors)`` ground-truth discrete factors of ``data``'s rows, for MIG
+            and DCI; ``None`` skips them.
+        figures_dir: where to write ``kl_per_dim.png`` and ``traversal.png`` (``None``: no
+            figures).
+        seed: seed of the Monte Carlo parts.
+        max_rows: rows used (the first ones), to keep the report fast.
+
+    Returns:
+        :class:`Diagnosis`.
+    """
+    parts = data if isinstance(data, tuple) else (data,)
+    parts = tuple(p[:max_rows] for p in parts)
+    data = parts if len(parts) > 1 else parts[0]
+    activity = run_activity(model, data, seed=seed)
+    sections: dict[str, dict[str, Any]] = {"activity": check_activity(activity)}
+    sections["collapse"] = check_collapse(run_collapse(model, data, seed=seed))
+    sections["mean_vs_sampled"] = check_mean_vs_sampled(run_mean_vs_sampled(model, data, seed=seed))
+    relevance = run_relevance(model, data)
+    sections["relevance"] = check_relevance(relevance)
+    if factors is not None:
+        f = np.asarray(factors)[:max_rows]
+        codes = model.transform(*parts)
+        codes = np.asarray(codes)
+        m = mig(codes, f)
+        d = dci(codes, f, seed=seed)
+        sections["disentanglement"] = {
+            "mig": m.score,
+            "dci_disentanglement": d.disentanglement,
+            "dci_completeness": d.completeness,
+            "dci_informativeness": d.informativeness_test,
+        }
+    figures: dict[str, Path] = {}
+    if figures_dir is not None:
+        from latentinfer.diagnostics.traversal import run_traversal
+        from latentinfer.plots import plot_kl_per_dim, plot_traversal
+
+        out = Path(figures_dir)
+        figures["kl_per_dim"] = plot_kl_per_dim(
+            activity.kl_per_dim, out / "kl_per_dim.png", highlight=relevance.relevant_dims
+        )
+        if not getattr(model, "n_cond", 0):
+            # the informative dimensions, most informative first (at most 10)
+            order = np.argsort(-activity.kl_per_dim, kind="stable")
+            dims = [int(j) for j in order if activity.informative[j]][:10] or [int(order[0])]
+            trav = run_traversal(model, parts[0], dims=dims)
+            figures["traversal"] = plot_traversal(trav, out / "traversal.png")
+    return Diagnosis(model=type(model).__name__, sections=sections, figures=figures)

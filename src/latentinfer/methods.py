@@ -1,0 +1,184 @@
+"""The method index: one row per method, with its paper, code, test and benchmark.
+
+``latentinfer list`` prints it, the contract tests run over its rows, the docs link to it,
+and a test keeps it complete (every row's object imports, its test file and benchmark
+script exist). A reader looking for a method greps this file first.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from latentinfer.core.errors import ValidationError
+
+__all__ = ["FAMILIES", "METHODS", "Method", "by_family", "get", "load_object"]
+
+FAMILIES = ("vae", "causal", "reasoning", "bayes")
+
+Kind = Literal["model", "diagnostic", "estimator", "filter", "trainer"]
+Maturity = Literal["stable", "experimental"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the index.
+
+    Attributes:
+        name: short name used on the command line (``latentinfer fit NAME``).
+        family: one of :data:`FAMILIES`.
+        kind: ``"model"`` (a latent-variable model; the contract tests cover it),
+            ``"diagnostic"``, ``"estimator"``, ``"filter"`` or ``"trainer"``.
+        paper: the paper's title.
+        year: its year.
+        arxiv: its arXiv id (``""`` when it has none).
+        object_path: dotted path of the class or function that implements it.
+        inference: how it infers the hidden variables.
+        diagnostics: the diagnostics that apply (names of ``latentinfer.diagnostics``
+            functions).
+        test: the test file, relative to the repository root.
+        benchmark: the benchmark script that reproduces its claim (``""``: none yet).
+        maturity: ``"stable"`` when its benchmark reproduces the paper's claim.
+    """
+
+    name: str
+    family: str
+    kind: Kind
+    paper: str
+    year: int
+    arxiv: str
+    object_path: str
+    inference: str
+    diagnostics: tuple[str, ...]
+    test: str
+    benchmark: str
+    maturity: Maturity
+
+
+_VAE_DIAGNOSTICS = (
+    "run_activity",
+    "run_collapse",
+    "run_mean_vs_sampled",
+    "run_relevance",
+    "run_traversal",
+    "mig",
+    "dci",
+)
+
+METHODS: tuple[Method, ...] = (
+    Method(
+        name="vae",
+        family="vae",
+        kind="model",
+        paper="Auto-Encoding Variational Bayes",
+        year=2014,
+        arxiv="1312.6114",
+        object_path="latentinfer.vae.VAE",
+        inference="amortized VI (ELBO, analytic or sampled KL, β weight); IWAE for held-out NLL",
+        diagnostics=_VAE_DIAGNOSTICS,
+        test="tests/vae/test_vae.py",
+        benchmark="benchmarks/vae/speed_vs_pythae.py",
+        maturity="stable",
+    ),
+    Method(
+        name="ardvae",
+        family="vae",
+        kind="model",
+        paper="ARD-VAE: A Statistical Formulation to Find the Relevant Latent Dimensions of "
+        "Variational Autoencoders",
+        year=2025,
+        arxiv="2501.10901",
+        object_path="latentinfer.vae.ARDVAE",
+        inference="amortized VI with a hierarchical prior whose variances are estimated from "
+        "the encoded data",
+        diagnostics=_VAE_DIAGNOSTICS,
+        test="tests/vae/test_ard.py",
+        benchmark="benchmarks/vae/ard_relevance.py",
+        maturity="stable",
+    ),
+    Method(
+        name="cvae",
+        family="vae",
+        kind="model",
+        paper="Beyond Vanilla Variational Autoencoders: Detecting Posterior Collapse in "
+        "Conditional and Hierarchical Variational Autoencoders",
+        year=2024,
+        arxiv="2306.05023",
+        object_path="latentinfer.vae.ConditionalVAE",
+        inference="amortized VI conditioned on an input",
+        diagnostics=("run_activity", "run_collapse", "run_mean_vs_sampled", "run_relevance"),
+        test="tests/vae/test_conditional.py",
+        benchmark="benchmarks/vae/collapse.py",
+        maturity="stable",
+    ),
+    Method(
+        name="hvae",
+        family="vae",
+        kind="model",
+        paper="Beyond Vanilla Variational Autoencoders: Detecting Posterior Collapse in "
+        "Conditional and Hierarchical Variational Autoencoders",
+        year=2024,
+        arxiv="2306.05023",
+        object_path="latentinfer.vae.HierarchicalVAE",
+        inference="amortized VI over a Markov chain of two latent levels",
+        diagnostics=("run_activity", "run_collapse", "run_relevance", "run_traversal"),
+        test="tests/vae/test_hierarchical.py",
+        benchmark="benchmarks/vae/collapse.py",
+        maturity="stable",
+    ),
+    Method(
+        name="collapse",
+        family="vae",
+        kind="diagnostic",
+        paper="Beyond Vanilla Variational Autoencoders: Detecting Posterior Collapse in "
+        "Conditional and Hierarchical Variational Autoencoders",
+        year=2024,
+        arxiv="2306.05023",
+        object_path="latentinfer.diagnostics.run_collapse",
+        inference="per-level KL per dimension; linear-theory prediction",
+        diagnostics=("run_collapse", "check_collapse", "predict_linear_collapse"),
+        test="tests/diagnostics/test_collapse.py",
+        benchmark="benchmarks/vae/collapse.py",
+        maturity="stable",
+    ),
+    Method(
+        name="mean_vs_sampled",
+        family="vae",
+        kind="diagnostic",
+        paper="Be More Active! Understanding the Differences between Mean and Sampled "
+        "Representations of Variational Autoencoders",
+        year=2023,
+        arxiv="2109.12679",
+        object_path="latentinfer.diagnostics.run_mean_vs_sampled",
+        inference="active / passive / mixed variables from the variance representation",
+        diagnostics=("run_mean_vs_sampled", "check_mean_vs_sampled"),
+        test="tests/diagnostics/test_representation.py",
+        benchmark="benchmarks/vae/mean_vs_sampled.py",
+        maturity="stable",
+    ),
+)
+
+
+def get(name: str) -> Method:
+    """The row named ``name`` (raises :class:`ValidationError` listing the names)."""
+    for m in METHODS:
+        if m.name == name:
+            return m
+    raise ValidationError(
+        f"unknown method {name!r}; accepted: {', '.join(m.name for m in METHODS)}."
+    )
+
+
+def by_family(family: str) -> tuple[Method, ...]:
+    """Rows of one family."""
+    if family not in FAMILIES:
+        raise ValidationError(f"unknown family {family!r}; accepted: {', '.join(FAMILIES)}.")
+    return tuple(m for m in METHODS if m.family == family)
+
+
+def load_object(method: Method | str) -> Any:
+    """Import and return the class or function a row points to."""
+    row = get(method) if isinstance(method, str) else method
+    module, _, attr = row.object_path.rpartition(".")
+    return getattr(importlib.import_module(module), attr)

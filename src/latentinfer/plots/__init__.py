@@ -1,0 +1,5 @@
+"""Matplotlib figures for reports and the command line (written as PNG files)."""
+
+from latentinfer.plots.latents import plot_kl_per_dim, plot_traversal
+
+__all__ = ["plot_kl_per_dim", "plot_traversal"]

@@ -1,0 +1,165 @@
+"""The command line: every command runs, writes its run folder, and fails in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from latentinfer.cli import app
+
+runner = CliRunner()
+
+
+def _ok(args: list[str]) -> str:
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_list_and_data() -> None:
+    out = _ok(["list"])
+    assert "ardvae" in out and "2501.10901" in out
+    assert "ardvae" in _ok(["list", "--family", "vae"])
+    assert "sprites" in _ok(["data"])
+
+
+@pytest.mark.parametrize("command", ["list", "data", "fit", "diagnose", "bench", "demo"])
+def test_every_command_has_help(command: str) -> None:
+    assert "--help" in _ok([command, "--help"]) or "Usage" in _ok([command, "--help"])
+
+
+def test_fit_then_diagnose(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = _ok(
+        [
+            "fit",
+            "ardvae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "6",
+            "--hidden",
+            "32",
+            "--epochs",
+            "2",
+            "--run-dir",
+            str(run),
+            "--iwae-k",
+            "4",
+        ]
+    )
+    assert "test_nll" in out
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "summary.json",
+        "model/state.safetensors",
+        "model/state.json",
+    ):
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").glob("step-*"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["relevant_dims"] >= 0
+    out = _ok(["diagnose", str(run)])
+    assert "collapse" in out and "activity" in out
+    assert (run / "figures" / "kl_per_dim.png").is_file()
+    assert (run / "figures" / "traversal.png").is_file()
+    assert json.loads((run / "diagnostics.json").read_text())["model"] == "ARDVAE"
+
+
+def test_fit_resume_and_options(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = [
+        "fit",
+        "vae",
+        "--data",
+        "linear",
+        "--data-option",
+        "n=300",
+        "--data-option",
+        "n_features=6",
+        "--model-option",
+        'posterior_variance="shared"',
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--run-dir",
+        str(run),
+        "--iwae-k",
+        "4",
+    ]
+    _ok(args)
+    _ok([*args[:-4], "--epochs", "3", "--run-dir", str(run), "--resume", "--iwae-k", "4"])
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 3
+
+
+def test_conditional_model_uses_labels(tmp_path: Path) -> None:
+    _ok(
+        [
+            "fit",
+            "cvae",
+            "--data",
+            "digits",
+            "--latent-dim",
+            "2",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--run-dir",
+            str(tmp_path / "c"),
+            "--iwae-k",
+            "2",
+        ]
+    )
+
+
+def test_demo_runs(tmp_path: Path) -> None:
+    out = _ok(["demo", "--epochs", "2", "--run-dir", str(tmp_path / "demo")])
+    assert "ARD kept" in out and "figure traversal" in out
+
+
+def test_bench_lists_scripts() -> None:
+    out = _ok(["bench"])
+    assert "ard_relevance" in out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    env.pop("LATENTINFER_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "latentinfer.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("fit", "nope", "--data", "digits"), "unknown method 'nope'"),
+        (("fit", "vae", "--data", "mnist"), "name must be one of"),
+        (("fit", "collapse", "--data", "digits"), "is a diagnostic, not a model"),
+        (("fit", "vae", "--data", "digits", "--hidden", "a,b"), "--hidden takes"),
+        (("fit", "vae", "--data", "digits", "--data-option", "n"), "--data-option takes"),
+        (("fit", "vae", "--data", "digits", "--epochs", "0"), "max_epochs must lie"),
+        (("diagnose", "/nonexistent/run"), "has no config.json"),
+        (("bench", "nope"), "unknown benchmark"),
+    ],
+)
+def test_bad_arguments_fail_in_one_line(args: tuple[str, ...], message: str) -> None:
+    result = _cli(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:") and message in lines[0], lines[0]
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,187 @@
+"""The VAE: likelihoods, architectures, the estimator API, persistence and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentinfer import ConfigError, NotFittedError, ShapeError, ValidationError
+from latentinfer.vae import VAE, LatentVariableModel
+
+FAST = {"max_epochs": 3, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def fitted(digits: np.ndarray) -> VAE:
+    return VAE(latent_dim=4, hidden=(64,), seed=0).fit(digits[:600], **FAST)
+
+
+def test_estimator_api_shapes_and_types(fitted: VAE, digits: np.ndarray) -> None:
+    z = fitted.transform(digits[:10])
+    assert isinstance(z, np.ndarray) and z.shape == (10, 4)
+    zt = fitted.transform(torch.as_tensor(digits[:10]))
+    assert isinstance(zt, torch.Tensor)
+    np.testing.assert_allclose(z, zt.numpy(), rtol=1e-6)
+    assert fitted.sample(5, seed=0).shape == (5, 64)
+    assert torch.equal(fitted.sample(5, seed=1), fitted.sample(5, seed=1))
+    draws = fitted.sample(5, seed=0, mean=False)
+    assert set(torch.unique(draws).tolist()) <= {0.0, 1.0}
+    assert fitted.score_samples(digits[:7], k=8).shape == (7,)
+    assert fitted.likelihood_ == "bernoulli" and fitted.architecture_ == "mlp"
+    assert fitted.n_features_in_ == 64 and len(fitted.history_) == 3
+
+
+def test_training_improves_the_held_out_bound(digits: np.ndarray) -> None:
+    # An untrained decoder predicts p ≈ 0.5 per pixel: −log(0.5)·64 ≈ 44 nats; a short fit
+    # must get well below it on held-out rows (the full fit reaches ~24).
+    untrained = VAE(latent_dim=4, hidden=(64,), seed=0).build((64,))
+    before = -untrained.score(digits[1500:], k=16)
+    after = (
+        -VAE(latent_dim=4, hidden=(64,), seed=0)
+        .fit(digits[:1400], max_epochs=30, progress=False)
+        .score(digits[1500:], k=16)
+    )
+    assert before > 40 and after < 32
+
+
+def test_same_seed_same_numbers(digits: np.ndarray) -> None:
+    a = VAE(latent_dim=3, hidden=(32,), seed=5).fit(digits[:300], **FAST)
+    b = VAE(latent_dim=3, hidden=(32,), seed=5).fit(digits[:300], **FAST)
+    c = VAE(latent_dim=3, hidden=(32,), seed=6).fit(digits[:300], **FAST)
+    np.testing.assert_array_equal(a.transform(digits[:20]), b.transform(digits[:20]))
+    assert not np.allclose(a.transform(digits[:20]), c.transform(digits[:20]))
+    assert a.seed_ == 5
+    d = VAE(latent_dim=3, hidden=(32,))  # seed=None draws one and records it
+    d.fit(digits[:100], max_epochs=1, progress=False)
+    assert isinstance(d.seed_, int)
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "make"),
+    [
+        ("gaussian", lambda d: d * 4.0 - 2.0),
+        ("bernoulli", lambda d: d),
+        ("categorical", lambda d: np.round(d * 16)),
+    ],
+)
+def test_likelihoods(likelihood: str, make: object, digits: np.ndarray) -> None:
+    X = make(digits[:300])  # type: ignore[operator]
+    vae = VAE(
+        latent_dim=2,
+        hidden=(32,),
+        likelihood=likelihood,
+        n_categories=17 if likelihood == "categorical" else None,
+        seed=0,
+    )
+    vae.fit(X, **FAST)
+    assert np.isfinite(vae.score(X[:20], k=4))
+    assert vae.sample(3, seed=0).shape == (3, 64)
+    if likelihood == "categorical":
+        assert float(vae.sample(3, seed=0, mean=False).max()) <= 16
+
+
+def test_auto_likelihood_picks_gaussian_for_real_data() -> None:
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    assert VAE(latent_dim=1, hidden=(8,), seed=0).fit(X, **FAST).likelihood_ == "gaussian"
+
+
+def test_conv_architecture_on_images(digits: np.ndarray) -> None:
+    images = digits[:200].reshape(-1, 8, 8)  # (n, H, W) gets a channel dimension
+    vae = VAE(latent_dim=3, seed=0, conv_channels=(8, 16)).fit(images, **FAST)
+    assert vae.architecture_ == "conv" and vae.feature_shape_ == (1, 8, 8)
+    assert vae.sample(2, seed=0).shape == (2, 1, 8, 8)
+    assert vae.transform(images[:4]).shape == (4, 3)
+
+
+def test_beta_scales_the_kl_part(digits: np.ndarray) -> None:
+    x = torch.as_tensor(digits[:64])
+    vae = VAE(latent_dim=3, hidden=(16,), seed=0).build((64,))
+    torch.manual_seed(0)
+    out1 = vae.loss(x)
+    vae.beta = 4.0
+    torch.manual_seed(0)
+    out4 = vae.loss(x)
+    torch.testing.assert_close(out4.parts["kl"], 4 * out1.parts["kl"])
+    torch.testing.assert_close(out4.parts["reconstruction"], out1.parts["reconstruction"])
+
+
+def test_save_and_load_round_trip(fitted: VAE, digits: np.ndarray, tmp_path: Path) -> None:
+    fitted.save(tmp_path / "m")
+    back = LatentVariableModel.load(tmp_path / "m")
+    assert isinstance(back, VAE) and back.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(back.transform(digits[:5]), fitted.transform(digits[:5]))
+    assert back.likelihood_ == "bernoulli"
+    assert VAE.load(tmp_path / "m").latent_dim == 4
+
+
+def test_get_set_params_and_repr() -> None:
+    vae = VAE(latent_dim=3, beta=2.0)
+    params = vae.get_params()
+    assert params["latent_dim"] == 3 and params["beta"] == 2.0 and "seed" in params
+    vae.set_params(latent_dim=5)
+    assert vae.latent_dim == 5
+    assert repr(vae) == "VAE(latent_dim=5, beta=2.0)"
+    with pytest.raises(ConfigError, match="no parameter 'latent'"):
+        vae.set_params(latent=2)
+
+
+def test_fit_options_override_the_training_config(digits: np.ndarray) -> None:
+    vae = VAE(latent_dim=2, hidden=(16,), seed=0, train_config={"max_epochs": 1})
+    vae.fit(digits[:200], progress=False)
+    assert vae.train_result_.epochs == 1
+    vae.fit(digits[:200], max_epochs=2, progress=False)
+    assert vae.train_result_.epochs == 2
+    with pytest.raises(ConfigError, match="unknown training option"):
+        vae.fit(digits[:200], epochs=2)
+
+
+# ------------------------------------------------------------------------- bad input
+def test_bad_constructor_arguments_name_the_argument() -> None:
+    with pytest.raises(ConfigError, match="latent_dim"):
+        VAE(latent_dim=0)
+    with pytest.raises(ConfigError, match="likelihood"):
+        VAE(likelihood="poisson")
+    with pytest.raises(ConfigError, match="n_categories"):
+        VAE(likelihood="categorical")
+    with pytest.raises(ConfigError, match="beta"):
+        VAE(beta=-1.0)
+    with pytest.raises(ConfigError, match="posterior_variance"):
+        VAE(posterior_variance="diagonal")
+
+
+def test_bad_data_gets_clear_errors(fitted: VAE, digits: np.ndarray) -> None:
+    vae = VAE(latent_dim=2, hidden=(8,), seed=0)
+    bad = digits[:50].copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(
+        ValidationError, match=r"X holds 1 non-finite value.*NaN first at index \(3, 7\)"
+    ):
+        vae.fit(bad)
+    with pytest.raises(ValidationError, match="at least 1 row"):
+        vae.fit(np.empty((0, 64)))
+    with pytest.raises(ShapeError, match="1-D array"):
+        vae.fit(np.zeros(10))
+    with pytest.raises(ValidationError, match="must hold numbers"):
+        vae.fit(np.array([["a", "b"]]))
+    with pytest.raises(ValidationError, match=r"\[0, 1\] for likelihood='bernoulli'"):
+        VAE(likelihood="bernoulli").fit(digits[:20] * 16)
+    with pytest.raises(ValidationError, match="integer category codes"):
+        VAE(likelihood="categorical", n_categories=3).fit(digits[:20])
+    with pytest.raises(ShapeError, match=r"feature shape \(10,\).*fitted on feature shape \(64,\)"):
+        fitted.transform(np.zeros((4, 10)))
+    with pytest.raises(ConfigError, match="architecture='conv'"):
+        VAE(architecture="conv").fit(digits[:20])
+
+
+def test_methods_before_fit_raise_not_fitted(digits: np.ndarray) -> None:
+    vae = VAE()
+    for call in (
+        lambda: vae.transform(digits[:2]),
+        lambda: vae.sample(2),
+        lambda: vae.score(digits[:2]),
+    ):
+        with pytest.raises(NotFittedError, match="call fit"):
+            call()
