@@ -44,108 +44,210 @@ def _footer(d: dict[str, Any]) -> str:
 
 def ard(d: dict[str, Any]) -> str:
     rows = [
-        [r["data"], r["k"], r["seed"], r["ard_relevant"], r["ard_relevant_cumulative99"],
-         r["vae_active_units"]]
+        [
+            r["data"],
+            r["k"],
+            r["seed"],
+            r["ard_relevant"],
+            r["ard_relevant_cumulative99"],
+            r["vae_active_units"],
+        ]
         for r in d["synthetic"]
     ]
     dig = [
-        [r["seed"], r["ard_relevant"], r["ard_relevant_cumulative99"], r["ard_nll"],
-         r["vae_active_units"], r["vae_nll"]]
+        [
+            r["seed"],
+            r["ard_relevant"],
+            r["ard_relevant_cumulative99"],
+            r["ard_nll"],
+            r["vae_active_units"],
+            r["vae_nll"],
+        ]
         for r in d["digits"]
     ]
-    return "\n\n".join([
-        "**Claim** (Saha et al. 2025): with a latent space larger than needed, ARD-VAE's "
-        "hierarchical prior identifies the relevant latent dimensions. Our bar is stricter "
-        "than the paper's seed averages: exactly k in every seed.",
-        f"**Result**: exactly k in **{d['exact_share']}/{d['runs']}** runs with our default "
-        f"rule (axis share ≥ 0.1 %), {d['exact_cumulative99']}/{d['runs']} with the authors' "
-        "99 %-cumulative rule. A plain VAE's active units are shown beside it.",
-        _table(["data", "true k", "seed", "ARD relevant (share)", "ARD relevant (99 % cum.)",
-                "VAE active units"], rows),
-        f"Digits (1,437 training rows, 32 latent dimensions, held-out NLL = −IWAE with "
-        f"K = {d['digits'][0]['iwae_k']} on 360 rows, nats):",
-        _table(["seed", "ARD relevant", "ARD relevant (99 %)", "ARD NLL", "VAE active units",
-                "VAE NLL"], dig),
-        _footer(d),
-    ])
+    return "\n\n".join(
+        [
+            "**Claim** (Saha et al. 2025): with a latent space larger than needed, ARD-VAE's "
+            "hierarchical prior identifies the relevant latent dimensions. Our bar is stricter "
+            "than the paper's seed averages: exactly k in every seed.",
+            f"**Result**: exactly k in **{d['exact_share']}/{d['runs']}** runs with our default "
+            f"rule (axis share ≥ 0.1 %), {d['exact_cumulative99']}/{d['runs']} with the authors' "
+            "99 %-cumulative rule. A plain VAE's active units are shown beside it.",
+            _table(
+                [
+                    "data",
+                    "true k",
+                    "seed",
+                    "ARD relevant (share)",
+                    "ARD relevant (99 % cum.)",
+                    "VAE active units",
+                ],
+                rows,
+            ),
+            f"Digits (1,437 training rows, 32 latent dimensions, held-out NLL = −IWAE with "
+            f"K = {d['digits'][0]['iwae_k']} on 360 rows, nats):",
+            _table(
+                [
+                    "seed",
+                    "ARD relevant",
+                    "ARD relevant (99 %)",
+                    "ARD NLL",
+                    "VAE active units",
+                    "VAE NLL",
+                ],
+                dig,
+            ),
+            _footer(d),
+        ]
+    )
 
 
 def collapse(d: dict[str, Any]) -> str:
-    cv = [[r["rho"], r["canonical_corr_max"], r["predicted"], r["linear"], r["mlp"]]
-          for r in d["cvae"]]
-    hv = [[r["network"], r["sigma1_sq"], r["sigma1_sq_used"], r["pred_z1"], r["obs_z1"],
-           r["pred_z2"], r["obs_z2"]] for r in d["hvae"]]
-    return "\n\n".join([
-        "**Claim** (Dang et al., ICLR 2024): in a linear CVAE a latent dimension collapses "
-        "iff the corresponding eigenvalue of the output's residual covariance given the "
-        "input falls below β·η², so stronger input–output correlation collapses more "
-        "dimensions; in a two-level MHVAE the encoder variance of the first level decides "
-        "whether the second level collapses; the trends carry over to nonlinear networks.",
-        f"**Result**: the detector (mean KL < 0.01 nats, or an inactive posterior mean) "
-        f"agrees with the linear theory in **{d['linear_cvae_matches']}/{d['cvae_settings']}** "
-        f"CVAE settings and **{d['linear_hvae_matches']}/{d['hvae_settings']}** MHVAE settings; "
-        f"the MLP CVAE's collapse count "
-        f"{'never decreases' if d['mlp_cvae_monotone'] else 'is not monotone'} as ρ grows.",
-        f"CVAE, 12 latent dimensions, η = {d['eta']}, β = 1, {d['n']} rows "
-        "(collapsed dimensions):",
-        _table(["ρ", "max canonical corr.", "theory", "linear CVAE", "MLP CVAE"], cv),
-        "MHVAE, 4 + 4 latent dimensions (collapsed dimensions per level; `shared` learns "
-        "σ₁², and the theory is evaluated at the learned value):",
-        _table(["network", "σ₁²", "σ₁² used", "theory z₁", "observed z₁", "theory z₂",
-                "observed z₂"], hv),
-        _footer(d),
-    ])
+    cv = [
+        [r["rho"], r["canonical_corr_max"], r["predicted"], r["linear"], r["mlp"]]
+        for r in d["cvae"]
+    ]
+    hv = [
+        [
+            r["network"],
+            r["sigma1_sq"],
+            r["sigma1_sq_used"],
+            r["pred_z1"],
+            r["obs_z1"],
+            r["pred_z2"],
+            r["obs_z2"],
+        ]
+        for r in d["hvae"]
+    ]
+    return "\n\n".join(
+        [
+            "**Claim** (Dang et al., ICLR 2024): in a linear CVAE a latent dimension collapses "
+            "iff the corresponding eigenvalue of the output's residual covariance given the "
+            "input falls below β·η², so stronger input–output correlation collapses more "
+            "dimensions; in a two-level MHVAE the encoder variance of the first level decides "
+            "whether the second level collapses; the trends carry over to nonlinear networks.",
+            "**Result**: the detector (mean KL < 0.01 nats, or an inactive posterior mean) "
+            "agrees with the linear theory in "
+            f"**{d['linear_cvae_matches']}/{d['cvae_settings']}** CVAE settings and "
+            f"**{d['linear_hvae_matches']}/{d['hvae_settings']}** MHVAE settings; the MLP "
+            "CVAE's collapse count "
+            f"{'never decreases' if d['mlp_cvae_monotone'] else 'is not monotone'} as ρ grows.",
+            f"CVAE, 12 latent dimensions, η = {d['eta']}, β = 1, {d['n']} rows "
+            "(collapsed dimensions):",
+            _table(["ρ", "max canonical corr.", "theory", "linear CVAE", "MLP CVAE"], cv),
+            "MHVAE, 4 + 4 latent dimensions (collapsed dimensions per level; `shared` learns "
+            "σ₁², and the theory is evaluated at the learned value):",
+            _table(
+                [
+                    "network",
+                    "σ₁²",
+                    "σ₁² used",
+                    "theory z₁",
+                    "observed z₁",
+                    "theory z₂",
+                    "observed z₂",
+                ],
+                hv,
+            ),
+            _footer(d),
+        ]
+    )
 
 
 def mean_vs_sampled(d: dict[str, Any]) -> str:
     rows = [
-        [r["beta"], r["seed"], r["active"], r["passive"], r["mixed"], r["corr_mean_all"],
-         r["corr_sampled_all"], r["corr_mean_without_passive"],
-         r["corr_sampled_without_passive"], r["mig_mean_active"], r["mig_sampled_active"],
-         r["dci_mean_active"], r["dci_sampled_active"]]
+        [
+            r["beta"],
+            r["seed"],
+            r["active"],
+            r["passive"],
+            r["mixed"],
+            r["corr_mean_all"],
+            r["corr_sampled_all"],
+            r["corr_mean_without_passive"],
+            r["corr_sampled_without_passive"],
+            r["mig_mean_active"],
+            r["mig_sampled_active"],
+            r["dci_mean_active"],
+            r["dci_sampled_active"],
+        ]
         for r in d["records"]
     ]
-    return "\n\n".join([
-        "**Claim** (Bonheme & Grześ 2023): mean representations are more correlated than "
-        "sampled ones because of passive variables; removing them brings the correlation "
-        "down; active variables are equally disentangled in both.",
-        f"**Result**: mean representations are more correlated in "
-        f"**{d['mean_more_correlated']}/{d['models']}** β-VAEs; removing passive variables "
-        f"lowers their correlation in **{d['removal_lowers_correlation']}/"
-        f"{d['models_with_passive']}** models that have passive variables.",
-        f"β-VAEs with 10 latents on sprites (32×32, {d['n']} images, 5 factors); |r| is the "
-        "mean absolute off-diagonal Pearson correlation; MIG and DCI disentanglement are "
-        "computed on the active variables:",
-        _table(["β", "seed", "active", "passive", "mixed", "|r| mean", "|r| sampled",
-                "|r| mean w/o passive", "|r| sampled w/o passive", "MIG mean", "MIG sampled",
-                "DCI-D mean", "DCI-D sampled"], rows),
-        _footer(d),
-    ])
+    return "\n\n".join(
+        [
+            "**Claim** (Bonheme & Grześ 2023): mean representations are more correlated than "
+            "sampled ones because of passive variables; removing them brings the correlation "
+            "down; active variables are equally disentangled in both.",
+            f"**Result**: mean representations are more correlated in "
+            f"**{d['mean_more_correlated']}/{d['models']}** β-VAEs; removing passive variables "
+            f"lowers their correlation in **{d['removal_lowers_correlation']}/"
+            f"{d['models_with_passive']}** models that have passive variables.",
+            f"β-VAEs with 10 latents on sprites (32×32, {d['n']} images, 5 factors); |r| is the "
+            "mean absolute off-diagonal Pearson correlation; MIG and DCI disentanglement are "
+            "computed on the active variables:",
+            _table(
+                [
+                    "β",
+                    "seed",
+                    "active",
+                    "passive",
+                    "mixed",
+                    "|r| mean",
+                    "|r| sampled",
+                    "|r| mean w/o passive",
+                    "|r| sampled w/o passive",
+                    "MIG mean",
+                    "MIG sampled",
+                    "DCI-D mean",
+                    "DCI-D sampled",
+                ],
+                rows,
+            ),
+            _footer(d),
+        ]
+    )
 
 
 def speed(d: dict[str, Any]) -> str:
     s = d["summary"]
     rows = [
-        [name, v["rows_per_second_median"], v["ratio_vs_pythae"], v["nll_mean"],
-         v["steps_per_second_median"], v["floor_steps_per_second"]]
+        [
+            name,
+            v["rows_per_second_median"],
+            v["ratio_vs_pythae"],
+            v["nll_mean"],
+            v["steps_per_second_median"],
+            v["floor_steps_per_second"],
+        ]
         for name, v in s.items()
     ]
     ours = s.get("latentinfer fp32", {})
     bf16 = s.get("latentinfer bf16", {})
-    return "\n\n".join([
-        "**Goal**: at least 2× pythae's training throughput at equal or better held-out NLL "
-        "(same MLP VAE 64-256-256-16, digits, batch 128, Adam 1e-3, 100 epochs, validation "
-        "each epoch on both sides, 1 thread).",
-        f"**Result**: float32 **{ours.get('ratio_vs_pythae', float('nan')):.2f}×**, bfloat16 "
-        f"mixed precision **{bf16.get('ratio_vs_pythae', float('nan')):.2f}×**, at the same "
-        "NLL. In float32 the matrix products alone allow the 'floor' steps per second below; "
-        "pythae already runs at a third of it, so 2× means running at two thirds: every "
-        "non-matmul cost (elementwise work, the loss, Adam, Python) must fit in the rest.",
-        _table(["implementation", "rows/s (median)", "× pythae", "held-out NLL (IWAE-500)",
-                "steps/s", "arithmetic floor steps/s"], rows),
-        f"Single-thread matmul (128×256×256): {d['matmul_gflops_128x256x256']}.",
-        _footer(d),
-    ])
+    return "\n\n".join(
+        [
+            "**Goal**: at least 2× pythae's training throughput at equal or better held-out NLL "
+            "(same MLP VAE 64-256-256-16, digits, batch 128, Adam 1e-3, 100 epochs, validation "
+            "each epoch on both sides, 1 thread).",
+            f"**Result**: float32 **{ours.get('ratio_vs_pythae', float('nan')):.2f}×**, bfloat16 "
+            f"mixed precision **{bf16.get('ratio_vs_pythae', float('nan')):.2f}×**, at the same "
+            "NLL. In float32 the matrix products alone allow the 'floor' steps per second below; "
+            "pythae already runs at a third of it, so 2× means running at two thirds: every "
+            "non-matmul cost (elementwise work, the loss, Adam, Python) must fit in the rest.",
+            _table(
+                [
+                    "implementation",
+                    "rows/s (median)",
+                    "× pythae",
+                    "held-out NLL (IWAE-500)",
+                    "steps/s",
+                    "arithmetic floor steps/s",
+                ],
+                rows,
+            ),
+            f"Single-thread matmul (128×256×256): {d['matmul_gflops_128x256x256']}.",
+            _footer(d),
+        ]
+    )
 
 
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [

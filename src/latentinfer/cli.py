@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
+from latentinfer.core.trainer import is_main_process
 
 app = typer.Typer(
     name="latentinfer",
@@ -155,7 +156,9 @@ def _fit_run(
         "seed": seed,
         "test_fraction": 0.2,
     }
-    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
+    main = is_main_process()
+    if main:
+        (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
     start = time.perf_counter()
     model.fit(
         *_dataset_arrays(train_ds, model_cls), run_dir=run_dir, resume=resume, **train_options
@@ -174,7 +177,8 @@ def _fit_run(
     }
     if hasattr(model, "n_relevant_"):
         summary["relevant_dims"] = int(model.n_relevant_)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    if main:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
@@ -246,6 +250,8 @@ def fit(
         resume=resume,
         iwae_k=iwae_k,
     )
+    if not is_main_process():
+        return
     _print_table(
         f"fitted {model} on {data}",
         [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in summary.items()],

@@ -57,10 +57,10 @@ def flatten_state(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor]
     def walk(obj: Any, path: str) -> Any:
         if isinstance(obj, torch.Tensor):
             t = obj.detach().to("cpu").contiguous()
-            ident = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+            ident = (t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape))
             if ident in seen or t.untyped_storage().nbytes() != t.numel() * t.element_size():
                 t = t.clone()
-            seen.add((t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape)))
+            seen.add((t.untyped_storage().data_ptr(), int(t.storage_offset()), tuple(t.shape)))
             tensors[path] = t
             return {_TENSOR_KEY: path}
         if isinstance(obj, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -76,7 +77,7 @@ class TrainProgress:
         """Move the bar to ``step`` and show the latest loss, rows per second and a note."""
         if self._progress is None:
             return
-        fields: dict[str, str] = {"note": note}
+        fields: dict[str, Any] = {"note": note}
         if loss is not None:
             fields["loss"] = f"{loss:.4g}"
         if rate is not None:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -54,6 +55,7 @@ __all__ = [
     "Callback",
     "TrainResult",
     "TrainState",
+    "is_main_process",
     "split_validation",
     "take_rows",
     "train",
@@ -121,12 +123,33 @@ class TrainResult:
     run_dir: Path | None
 
 
-class Callback(Protocol):
-    """Called by :func:`train`; implement either method (or both)."""
+class Callback:
+    """Hooks called by :func:`train`; subclass and override either method (or both).
 
-    def on_step_end(self, state: TrainState, model: nn.Module) -> None: ...
+    Any object with these methods works too (they are looked up by name).
+    """
 
-    def on_epoch_end(self, state: TrainState, model: nn.Module) -> None: ...
+    def on_step_end(self, state: TrainState, model: nn.Module) -> None:
+        """After every optimiser step (and its metric flush, before any checkpoint)."""
+
+    def on_epoch_end(self, state: TrainState, model: nn.Module) -> None:
+        """After every epoch, before validation and the epoch's checkpoint."""
+
+
+def is_main_process() -> bool:
+    """Whether this is the main process of an ``accelerate launch`` run (True when alone).
+
+    Does not initialise Accelerate's process state (which must happen in the trainer, with
+    the right device): before that, the launcher's rank variables decide.
+    """
+    from accelerate import PartialState
+
+    if PartialState._shared_state:
+        return bool(PartialState().is_main_process)
+    for var in ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"):
+        if var in os.environ:
+            return int(os.environ[var]) == 0
+    return True
 
 
 def take_rows(data: Batch, index: torch.Tensor) -> Batch:

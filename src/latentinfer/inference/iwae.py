@@ -9,16 +9,28 @@ Held-out negative log-likelihood is reported as −L_K on test rows.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
-from torch import nn
+from torch.distributions import Distribution
+
+
+class LatentModel(Protocol):
+    """What the IWAE bound needs of a model: the three distributions of the contract."""
+
+    def prior(self, *cond: torch.Tensor) -> Distribution: ...
+
+    def encode(self, x: torch.Tensor, *cond: torch.Tensor) -> Distribution: ...
+
+    def decode(self, z: torch.Tensor, *cond: torch.Tensor) -> Distribution: ...
+
 
 __all__ = ["iwae_bound"]
 
 
 @torch.no_grad()
 def iwae_bound(
-    model: nn.Module,
+    model: LatentModel,
     x: torch.Tensor,
     *cond: torch.Tensor,
     k: int = 500,

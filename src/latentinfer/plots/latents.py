@@ -27,10 +27,10 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 def plot_kl_per_dim(
-    kl_per_dim: Sequence[float],
+    kl_per_dim: Sequence[float] | np.ndarray,
     path: str | os.PathLike[str],
     *,
-    highlight: Sequence[int] = (),
+    highlight: Sequence[int] | np.ndarray = (),
     threshold: float | None = 0.01,
     title: str = "KL per latent dimension",
 ) -> Path:
@@ -49,7 +49,8 @@ def plot_kl_per_dim(
     kl = np.asarray(kl_per_dim, dtype=float)
     fig = Figure(figsize=(max(4.0, 0.25 * len(kl) + 1.5), 3.0))
     ax = fig.add_subplot()
-    colors = ["tab:orange" if j in set(highlight) else "tab:blue" for j in range(len(kl))]
+    marked = {int(j) for j in highlight}
+    colors = ["tab:orange" if j in marked else "tab:blue" for j in range(len(kl))]
     ax.bar(np.arange(len(kl)), kl, color=colors)
     if threshold is not None:
         ax.axhline(threshold, ls="--", lw=1, color="gray")

@@ -68,7 +68,7 @@ def check_latent_model(
         if not ok:
             report.failures.append(f"{name}: {message}")
 
-    fit_kwargs = {"max_epochs": max_epochs, "progress": False}
+    fit_kwargs: dict[str, Any] = {"max_epochs": max_epochs, "progress": False}
     model = make()
     fitted = model.fit(*data, **fit_kwargs)
     check("fit returns self", fitted is model, f"fit returned {type(fitted).__name__}")
@@ -110,7 +110,7 @@ def check_latent_model(
     model.train()
     batch = x if not cs else (x, *cs)
     out = model.loss(batch)
-    total_parts = sum(v.detach() for v in out.parts.values())
+    total_parts = torch.stack([v.detach() for v in out.parts.values()]).sum()
     total = out.total.detach()
     check("loss is a scalar", out.total.ndim == 0, f"total has shape {tuple(out.total.shape)}")
     check(

@@ -72,7 +72,7 @@ def relevant_from_scores(
     return order[: min(k, len(s))]
 
 
-class _PriorRefresh:
+class _PriorRefresh(Callback):
     """Re-estimates ARD's prior variances every ``every`` epochs (a training callback)."""
 
     def __init__(self, data: Batch, every: int, n_samples: int, seed: int) -> None:
@@ -80,6 +80,7 @@ class _PriorRefresh:
 
     def on_epoch_end(self, state: TrainState, model: torch.nn.Module) -> None:
         if state.epoch % self.every == 0:
+            assert isinstance(model, ARDVAE)
             model.update_prior(
                 self.data, n_samples=self.n_samples, seed=derive_seed(self.seed, 7, state.epoch)
             )
@@ -126,6 +127,8 @@ class ARDVAE(GaussianLatentModel):
         Saha, Joshi & Whitaker, "ARD-VAE: A Statistical Formulation to Find the Relevant
         Latent Dimensions of Variational Autoencoders", WACV 2025 (arXiv:2501.10901).
     """
+
+    prior_logvar: torch.Tensor
 
     def __init__(
         self,
@@ -215,7 +218,8 @@ class ARDVAE(GaussianLatentModel):
             sum_sq += z.double().square().sum(0)
         n_used = x.shape[0]
         v = (self.hyperprior_b + 0.5 * sum_sq) / (self.hyperprior_a + 0.5 * n_used)
-        self.prior_logvar.copy_(v.clamp_min(_MIN_VAR).log().to(self.prior_logvar.dtype))
+        log_v = v.clamp_min(_MIN_VAR).log()
+        self.prior_logvar.copy_(log_v.to(self.prior_logvar.dtype))
 
     def _training_callbacks(self, data: Batch, seed: int) -> list[Callback]:
         return [_PriorRefresh(data, self.prior_update_every, self.prior_samples, seed)]
@@ -223,7 +227,7 @@ class ARDVAE(GaussianLatentModel):
     # ---------------------------------------------------------------- relevance
     @torch.no_grad()
     def _after_fit(self, data: Batch) -> None:
-        seed = derive_seed(self.seed_, 8)
+        seed = derive_seed(self.seed_ or 0, 8)
         self.update_prior(data, seed=seed)
         v = self.prior_logvar.exp()
         g = torch.Generator().manual_seed(seed)

@@ -37,7 +37,14 @@ from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import CheckpointError, ConfigError, NotFittedError, ShapeError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.seeding import resolve_seed, rng_scope
-from latentinfer.core.trainer import Batch, Callback, TrainResult, split_validation, train
+from latentinfer.core.trainer import (
+    Batch,
+    Callback,
+    TrainResult,
+    is_main_process,
+    split_validation,
+    train,
+)
 from latentinfer.core.validation import as_tensor, check_n_features, check_same_rows
 from latentinfer.inference.iwae import iwae_bound
 
@@ -66,6 +73,8 @@ class LatentVariableModel(nn.Module, abc.ABC):
     latent_dim: int
     seed: int | None
     train_config: TrainConfig | dict[str, Any] | None
+    seed_: int | None
+    _loaded: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -277,7 +286,7 @@ class LatentVariableModel(nn.Module, abc.ABC):
         self.eval()
         with torch.no_grad(), rng_scope(seed):
             self._after_fit(data)
-        if run_dir is not None:
+        if run_dir is not None and is_main_process():
             self.save(Path(run_dir) / "model")
         return self
 

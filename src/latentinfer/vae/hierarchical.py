@@ -17,6 +17,7 @@ from typing import Any, ClassVar, final
 import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, constraints
+from torch.types import _size
 
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.output import LossOutput
@@ -66,11 +67,11 @@ class TwoLevelDistribution(Distribution):
         z1, z2 = z[..., :d1], z[..., d1:]
         return (z1, z2) if self.first_is_z1 else (z2, z1)
 
-    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008
+    def rsample(self, sample_shape: _size = torch.Size()) -> torch.Tensor:  # noqa: B008
         a = self.first.rsample(sample_shape)
         return self._join(a, self.second(a).rsample())
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008
+    def sample(self, sample_shape: _size = torch.Size()) -> torch.Tensor:  # noqa: B008
         with torch.no_grad():
             return self.rsample(sample_shape)
 
