@@ -7,7 +7,7 @@ under our default rule (per-axis share ≥ 0.1 %) and under the authors' 99 %-cu
 rule, beside a plain VAE's active units, for several seeds. On scikit-learn's digits we
 report the relevant dimensions found and the held-out IWAE NLL.
 
-    python benchmarks/vae/ard_relevance.py            # full run (~15 min on 1 thread)
+    python benchmarks/vae/ard_relevance.py            # full run (~16 min on 1 thread)
     python benchmarks/vae/ard_relevance.py --quick    # smoke run
 """
 

@@ -13,7 +13,7 @@ C. Linear two-level MHVAE with fixed first-level encoder variance σ₁² and le
    learned σ₁², the theory's prediction at that value, and the observed collapse.
 D. The same contrast (learnable vs fixed σ₁²) with MLP networks.
 
-    python benchmarks/vae/collapse.py            # full run (~6 min on 1 thread)
+    python benchmarks/vae/collapse.py            # full run (~2 min on 1 thread)
     python benchmarks/vae/collapse.py --quick
 """
 

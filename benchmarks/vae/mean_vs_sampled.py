@@ -11,7 +11,7 @@ active / passive / mixed counts, the mean |Pearson r| between latent dimensions 
 and sampled representations with and without passive variables, and MIG and DCI
 disentanglement of the active variables in both representations.
 
-    python benchmarks/vae/mean_vs_sampled.py           # full run (~12 min on 1 thread)
+    python benchmarks/vae/mean_vs_sampled.py           # full run (~13 min on 1 thread)
     python benchmarks/vae/mean_vs_sampled.py --quick
 """
 

@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 RUN_CONFIG = "config.json"
@@ -65,13 +65,54 @@ def _parse_ints(text: str, *, flag: str) -> tuple[int, ...]:
 
 
 def _model_class(name: str) -> Any:
+    import difflib
+
     from latentinfer import methods
 
-    row = methods.get(name)
-    if row.kind != "model":
-        models = ", ".join(m.name for m in methods.METHODS if m.kind == "model")
-        raise ValidationError(f"{name!r} is a {row.kind}, not a model to fit; models: {models}.")
-    return methods.load_object(row)
+    models = [m.name for m in methods.METHODS if m.kind == "model"]
+    if name not in models:
+        rows = {m.name: m for m in methods.METHODS}
+        if name in rows:
+            raise ValidationError(
+                f"{name!r} is a {rows[name].kind}, not a model to fit; models: {', '.join(models)}."
+            )
+        close = difflib.get_close_matches(name, models, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValidationError(f"unknown model {name!r}; accepted: {', '.join(models)}.{hint}")
+    return methods.load_object(methods.get(name))
+
+
+def _make_model(model_cls: Any, seed: int, options: dict[str, Any]) -> Any:
+    """Build a model from command-line options, naming unknown ones."""
+    import inspect
+
+    accepted = [
+        n for n in inspect.signature(model_cls.__init__).parameters if n not in ("self", "seed")
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"--model-option: {model_cls.__name__} has no option(s) {unknown}; accepted: "
+            f"{', '.join(accepted)}."
+        )
+    return model_cls(seed=seed, **options)
+
+
+def _check_run_folder(run_dir: Path, config: dict[str, Any], *, resume: bool) -> None:
+    """A resumed run must use the options it was created with."""
+    saved_path = run_dir / RUN_CONFIG
+    if not resume or not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text())
+    config = json.loads(json.dumps(config))  # tuples → lists, as saved
+    keys = ("model", "data", "data_options", "model_options", "seed")
+    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if saved.get(k) != config[k]]
+    if diff:
+        raise ConfigError(
+            f"cannot resume {str(run_dir)!r}: it was created with "
+            + ", ".join(diff)
+            + "; resume with the same options or choose a new --run-dir."
+        )
 
 
 def _dataset_arrays(ds: Any, model_cls: Any) -> tuple[Any, ...]:
@@ -104,11 +145,19 @@ def list_methods(
     family: Annotated[
         str | None, typer.Option(help="Only this family: vae, causal, reasoning, bayes.")
     ] = None,
+    full: Annotated[bool, typer.Option(help="Show code, test and benchmark paths.")] = False,
 ) -> None:
     """Print the method index: every method, its family, paper and maturity."""
     from latentinfer import methods
 
     rows = methods.by_family(family) if family else methods.METHODS
+    if full:
+        _print_table(
+            "latentinfer methods",
+            [(m.name, m.object_path, m.test, m.benchmark) for m in rows],
+            ("name", "code", "test", "benchmark"),
+        )
+        return
     _print_table(
         "latentinfer methods",
         [(m.name, m.family, m.kind, f"{m.paper} ({m.year})", m.arxiv, m.maturity) for m in rows],
@@ -118,13 +167,13 @@ def list_methods(
 
 @app.command("data")
 def list_data() -> None:
-    """Print the bundled and synthetic data sets."""
+    """Print the bundled and synthetic data sets and their options."""
     from latentinfer import data
 
     _print_table(
-        "latentinfer data sets",
-        [(name, data.describe(name)) for name in data.available()],
-        ("name", "description"),
+        "latentinfer data sets (set options with --data-option KEY=VALUE)",
+        [(name, data.describe(name), ", ".join(data.options(name))) for name in data.available()],
+        ("name", "description", "options"),
     )
 
 
@@ -141,12 +190,19 @@ def _fit_run(
     iwae_k: int,
 ) -> dict[str, Any]:
     from latentinfer import data as data_mod
+    from latentinfer.core.checkpoint import latest_checkpoint
+    from latentinfer.core.validation import check_number
 
+    # Everything is checked before the run folder is touched.
     model_cls = _model_class(model_name)
-    ds = data_mod.load(data_name, **data_options)
+    check_number(iwae_k, name="--iwae-k", low=1, integer=True)
+    try:
+        ds = data_mod.load(data_name, **data_options)
+    except ConfigError as exc:
+        raise ConfigError(f"--data-option: {exc}") from None
     train_ds, test_ds = ds.split(0.2, seed=seed)
-    model = model_cls(seed=seed, **model_options)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    model = _make_model(model_cls, seed, model_options)
+    model._train_config(train_options)
     config = {
         "model": model_name,
         "data": data_name,
@@ -156,8 +212,15 @@ def _fit_run(
         "seed": seed,
         "test_fraction": 0.2,
     }
+    _check_run_folder(run_dir, config, resume=resume)
+    if not resume and latest_checkpoint(run_dir / "checkpoints") is not None:
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
+            "or choose a new --run-dir."
+        )
     main = is_main_process()
     if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
     start = time.perf_counter()
     model.fit(
@@ -176,7 +239,7 @@ def _fit_run(
         "seconds": seconds,
     }
     if hasattr(model, "n_relevant_"):
-        summary["relevant_dims"] = int(model.n_relevant_)
+        summary["n_relevant_dims"] = int(model.n_relevant_)
     if main:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -260,7 +323,7 @@ def fit(
     console.print(f"run folder: {folder}")
 
 
-def _diagnose_run(run_dir: Path, *, max_rows: int) -> Any:
+def _diagnose_run(run_dir: Path, *, max_rows: int, with_dci: bool = True) -> Any:
     from latentinfer import data as data_mod
     from latentinfer.diagnostics import diagnose
     from latentinfer.vae.base import LatentVariableModel
@@ -282,6 +345,7 @@ def _diagnose_run(run_dir: Path, *, max_rows: int) -> Any:
         factors=None if test_ds.factors is None else test_ds.factors.numpy(),
         figures_dir=run_dir / "figures",
         max_rows=max_rows,
+        with_dci=with_dci,
     )
     (run_dir / "diagnostics.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
     return report
@@ -291,9 +355,12 @@ def _diagnose_run(run_dir: Path, *, max_rows: int) -> Any:
 def diagnose_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `latentinfer fit`.")],
     max_rows: Annotated[int, typer.Option(help="Held-out rows to use.")] = 5000,
+    dci: Annotated[
+        bool, typer.Option(help="Compute DCI (gradient-boosted trees; the slowest part).")
+    ] = True,
 ) -> None:
     """Print the diagnostics table of a fitted run and write its figures."""
-    report = _diagnose_run(run_dir, max_rows=max_rows)
+    report = _diagnose_run(run_dir, max_rows=max_rows, with_dci=dci)
     _print_table(f"diagnostics of {report.model}", report.rows(), ("section", "quantity", "value"))
     for name, path in report.figures.items():
         console.print(f"figure {name}: {path}")
@@ -339,7 +406,7 @@ def demo(
     epochs: Annotated[int, typer.Option(help="Most epochs.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
-    """The quick tour: fit an ARD-VAE on scikit-learn's digits, diagnose it, show the figures."""
+    """The quick tour: fit an ARD-VAE on scikit-learn's digits, diagnose it, write figures."""
     console.print(
         "[bold]latentinfer demo[/bold]: an ARD-VAE with 32 latent dimensions on the 1,797 "
         "8×8 digits; ARD should keep only the dimensions the data need."

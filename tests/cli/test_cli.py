@@ -65,7 +65,7 @@ def test_fit_then_diagnose(tmp_path: Path) -> None:
         assert (run / name).is_file(), name
     assert list((run / "checkpoints").glob("step-*"))
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["epochs"] == 2 and summary["relevant_dims"] >= 0
+    assert summary["epochs"] == 2 and summary["n_relevant_dims"] >= 0
     out = _ok(["diagnose", str(run)])
     assert "collapse" in out and "activity" in out
     assert (run / "figures" / "kl_per_dim.png").is_file()
@@ -146,14 +146,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("fit", "nope", "--data", "digits"), "unknown method 'nope'"),
-        (("fit", "vae", "--data", "mnist"), "name must be one of"),
+        (("fit", "nope", "--data", "digits"), "unknown model 'nope'"),
+        (("fit", "vae", "--data", "mnist"), "unknown data set name 'mnist'"),
         (("fit", "collapse", "--data", "digits"), "is a diagnostic, not a model"),
         (("fit", "vae", "--data", "digits", "--hidden", "a,b"), "--hidden takes"),
         (("fit", "vae", "--data", "digits", "--data-option", "n"), "--data-option takes"),
         (("fit", "vae", "--data", "digits", "--epochs", "0"), "max_epochs must lie"),
         (("diagnose", "/nonexistent/run"), "has no config.json"),
         (("bench", "nope"), "unknown benchmark"),
+        (("fit", "vea", "--data", "digits"), "Did you mean 'vae'"),
+        (("fit", "vae", "--data", "digits", "--model-option", "foo=1"), "no option(s) ['foo']"),
+        (("fit", "vae", "--data", "digits", "--iwae-k", "0"), "--iwae-k must lie"),
+        (("fit", "vae", "--data", "linear", "--data-option", "n=x"), "--data-option: n must"),
+        (("diagnose", ".", "--max-rows", "0"), "has no config.json"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(args: tuple[str, ...], message: str) -> None:
@@ -163,3 +168,23 @@ def test_bad_arguments_fail_in_one_line(args: tuple[str, ...], message: str) -> 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error:") and message in lines[0], lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_run_folders_are_protected(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    base = ["fit", "vae", "--data", "digits", "--hidden", "16", "--iwae-k", "2"]
+    _ok([*base, "--epochs", "2", "--run-dir", str(run)])
+    before = (run / "config.json").read_text()
+    # a fresh fit into a folder that holds a run is refused, and touches nothing
+    again = _cli(*base, "--epochs", "1", "--run-dir", str(run))
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    # resuming with other data is refused before anything is written
+    other = _cli(
+        "fit", "vae", "--data", "sprites", "--epochs", "3", "--run-dir", str(run), "--resume"
+    )
+    assert other.returncode == 2 and "created with data='digits'" in other.stderr
+    assert (run / "config.json").read_text() == before
+    # options that fail validation leave no folder behind
+    bad = tmp_path / "bad"
+    assert _cli(*base, "--epochs", "0", "--run-dir", str(bad)).returncode == 2
+    assert not bad.exists()

@@ -291,3 +291,38 @@ def test_training_leaves_the_global_rng_alone() -> None:
 def test_summary_json_of_history_is_serialisable() -> None:
     result = train(Regression(), regression_data(n=32), TrainConfig(max_epochs=2, **QUIET), seed=0)
     json.dumps(result.history)
+
+
+def test_a_fresh_run_refuses_a_folder_with_checkpoints(tmp_path: Path) -> None:
+    data = regression_data(n=40)
+    cfg = TrainConfig(max_epochs=4, batch_size=8, checkpoint_every=2, **QUIET)
+    train(Regression(), data, cfg, seed=0, run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        train(Regression(), data, cfg, seed=0, run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="past this run's end"):
+        train(Regression(), data, cfg.replace(max_epochs=1), seed=0, run_dir=tmp_path, resume=True)
+
+
+def test_resume_without_a_checkpoint_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="latentinfer"):
+        train(
+            Regression(),
+            regression_data(n=32),
+            TrainConfig(max_epochs=1, **QUIET),
+            seed=0,
+            run_dir=tmp_path,
+            resume=True,
+        )
+    assert "no checkpoint" in caplog.text
+
+
+def test_resume_refuses_a_different_model(tmp_path: Path) -> None:
+    data = _vae_data()
+    cfg = TrainConfig(max_epochs=2, batch_size=32, **QUIET)
+    VAE(latent_dim=3, hidden=(16,), seed=0).fit(data, run_dir=tmp_path, **cfg.to_dict())
+    with pytest.raises(ConfigError, match="latent_dim"):
+        VAE(latent_dim=4, hidden=(16,), seed=0).fit(
+            data, run_dir=tmp_path, resume=True, **cfg.to_dict()
+        )

@@ -60,7 +60,7 @@ def test_detector_flags_a_dead_dimension_of_a_trained_linear_vae() -> None:
     assert res.groups["z"].n_collapsed == 1
     summary = check_collapse(res)
     assert summary["verdict"].startswith("partial collapse in z (1/3")
-    assert summary["linear_theory_collapsed"] == 1 and not summary["collapsed"]
+    assert summary["linear_theory_collapsed"] == 1 and summary["fully_collapsed_levels"] == []
 
 
 def test_hierarchical_levels_are_reported_separately() -> None:

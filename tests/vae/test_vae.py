@@ -185,3 +185,25 @@ def test_methods_before_fit_raise_not_fitted(digits: np.ndarray) -> None:
     ):
         with pytest.raises(NotFittedError, match="call fit"):
             call()
+
+
+def test_more_bad_inputs_get_clear_errors(digits: np.ndarray) -> None:
+    with pytest.raises(ConfigError, match="hidden must be a sequence"):
+        VAE(hidden=256)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="seed must be an int"):
+        VAE(seed="a")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"train_config has unknown option\(s\) \['max_epoch'\]"):
+        VAE(train_config={"max_epoch": 2}).fit(digits[:50])
+    with pytest.raises(ShapeError, match="channels-last"):
+        VAE().fit(np.random.default_rng(0).random((20, 16, 16, 3)))
+    with pytest.raises(ShapeError, match="H, W ≥ 4"):
+        VAE(architecture="conv").fit(np.random.default_rng(0).random((20, 1, 2, 2)))
+    tiny = VAE(latent_dim=2, hidden=(8,), seed=0).fit(
+        np.random.default_rng(0).random((40, 2, 2)), max_epochs=1, progress=False
+    )
+    assert tiny.architecture_ == "mlp"  # images too small for convolutions
+    with pytest.raises(NotFittedError, match=r"history_ is learned by fit"):
+        VAE().history_  # noqa: B018
+    fitted = VAE(latent_dim=2, hidden=(8,), seed=0).fit(digits[:60], max_epochs=1, progress=False)
+    with pytest.raises(ConfigError, match="k must lie"):
+        fitted.score(digits[:5], k=0)

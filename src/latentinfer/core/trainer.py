@@ -25,6 +25,7 @@ the last checkpoint on disk is always a good one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 Batch = torch.Tensor | tuple[torch.Tensor, ...]
+
+logger = logging.getLogger("latentinfer")
 
 # Namespaces for derive_seed, so the streams never overlap.
 _SPLIT, _EPOCH, _STEP, _EVAL = 0, 1, 2, 3
@@ -117,7 +120,7 @@ class TrainResult:
     best_val_loss: float | None
     best_epoch: int | None
     stopped_early: bool
-    history: list[dict[str, float]]
+    history: list[dict[str, float]] = field(repr=False)
     seconds: float
     rows_per_second: float
     run_dir: Path | None
@@ -355,11 +358,33 @@ class _Loop:
                 f"cannot resume run seeded {meta.get('seed')} with seed={self.seed}; "
                 "use the saved seed or a new run folder."
             )
+        saved_run = meta.get("run_config") or {}
+        if saved_run.get("params") and self.run_config.get("params"):
+            diff = [
+                f"{k} ({saved_run['params'].get(k)!r} → {v!r})"
+                for k, v in self.run_config["params"].items()
+                if k not in ("seed", "train_config") and saved_run["params"].get(k) != v
+            ]
+            if saved_run.get("class") != self.run_config.get("class"):
+                diff.insert(0, f"class ({saved_run.get('class')} → {self.run_config.get('class')})")
+            if saved_run.get("feature_shape") != self.run_config.get("feature_shape"):
+                diff.append(
+                    f"data feature shape ({saved_run.get('feature_shape')} → "
+                    f"{self.run_config.get('feature_shape')})"
+                )
+            if diff:
+                raise ConfigError(
+                    f"cannot resume {str(where)!r}: it was written by a different model or data: "
+                    + ", ".join(diff)
+                    + ". Resume with the same options, or start a new run folder."
+                )
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
             raise CheckpointError(
-                f"checkpoint {str(where)!r} does not fit this model: {exc}"
+                f"checkpoint {str(where)!r} does not fit this model ({first}); was it written "
+                "by a model with other options or other data?"
             ) from exc
         opt_state = state["optimizer"]
         opt_state["state"] = restore_int_keys(opt_state["state"])
@@ -550,16 +575,30 @@ class _Loop:
         cfg = self.config
         start_time = time.perf_counter()
         resume_from: Path | None = None
+        root = self._checkpoint_root()
         if resume:
             if isinstance(resume, (str, Path)) and not isinstance(resume, bool):
                 resume_from = Path(resume)
             else:
-                root = self._checkpoint_root()
                 if root is None:
                     raise ConfigError("resume=True needs a run folder; pass run_dir=... .")
                 resume_from = latest_checkpoint(root)
+                if resume_from is None and self.main:
+                    logger.warning("no checkpoint in %s; starting a new run", root)
             if resume_from is not None:
                 self.restore(resume_from)
+                if self.state.step > self.total_steps:
+                    raise ConfigError(
+                        f"the checkpoint {str(resume_from)!r} is at step {self.state.step}, past "
+                        f"this run's end ({self.total_steps} steps from max_epochs="
+                        f"{cfg.max_epochs}, max_steps={cfg.max_steps}); raise max_epochs or "
+                        "max_steps to train further."
+                    )
+        elif root is not None and latest_checkpoint(root) is not None:
+            raise ConfigError(
+                f"run folder {str(self.run_dir)!r} already holds checkpoints; pass resume=True "
+                "(--resume) to continue that run, or choose a new folder."
+            )
         if self.run_dir is not None and self.main:
             self.metrics = MetricsWriter(
                 self.run_dir / "metrics.jsonl",

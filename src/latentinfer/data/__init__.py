@@ -25,7 +25,7 @@ Example:
 
 # Importing the loader modules registers their data sets.
 from latentinfer.data.digits import load_digits
-from latentinfer.data.registry import Dataset, available, describe, load, register
+from latentinfer.data.registry import Dataset, available, describe, load, options, register
 from latentinfer.data.sprites import load_sprites, render_sprites
 from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
 
@@ -39,6 +39,7 @@ __all__ = [
     "load_linear_gaussian",
     "load_nonlinear",
     "load_sprites",
+    "options",
     "register",
     "render_sprites",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "check_seed",
     "describe",
     "load",
+    "options",
     "register",
 ]
 
@@ -300,7 +301,7 @@ def _check_name(name: Any) -> str:
         close = difflib.get_close_matches(name.strip().lower(), available(), n=1)
         if close:
             hint = f" Did you mean {close[0]!r}?"
-    raise ValidationError(f"name must be one of {listing}; got {name!r}.{hint}")
+    raise ValidationError(f"unknown data set name {name!r}; accepted: {listing}.{hint}")
 
 
 def _accepted_options(loader: Loader) -> tuple[list[str], bool]:
@@ -312,6 +313,11 @@ def _accepted_options(loader: Loader) -> tuple[list[str], bool]:
     ]
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     return names, takes_any
+
+
+def options(name: str) -> list[str]:
+    """The options the loader of data set ``name`` accepts."""
+    return _accepted_options(_REGISTRY[_check_name(name)].loader)[0]
 
 
 def load(name: str, **options: Any) -> Dataset:

@@ -317,8 +317,8 @@ def check_collapse(result: CollapseResult) -> dict[str, Any]:
     """Summary of :func:`run_collapse`: a verdict and the numbers behind it.
 
     Returns:
-        ``{"collapsed": bool, "verdict": str, "levels": {name: "k/d collapsed"}, ...}``;
-        ``"collapsed"`` is True when any level has lost every dimension.
+        ``{"verdict": str, "levels": {name: "k/d collapsed"}, "fully_collapsed_levels":
+        [names of levels that lost every dimension], ...}``.
     """
     levels = {
         name: f"{g.n_collapsed}/{len(g.collapsed)} collapsed" for name, g in result.groups.items()
@@ -335,10 +335,10 @@ def check_collapse(result: CollapseResult) -> dict[str, Any]:
     else:
         verdict = "no collapsed dimensions"
     summary: dict[str, Any] = {
-        "collapsed": bool(fully),
         "verdict": verdict,
         "levels": levels,
-        "kl_threshold": result.kl_threshold,
+        "fully_collapsed_levels": fully,
+        "criterion": f"KL < {result.kl_threshold:g} nats or Var_x E[z|x] < 0.01",
     }
     if result.input_output_correlation is not None:
         cc = result.input_output_correlation

@@ -25,11 +25,14 @@ class TraversalResult:
         images: ``(n_dims, n_values, *feature_shape)`` decoder means.
         dims: the traversed latent dimensions.
         values: ``(n_dims, n_values)`` the coordinate values used.
+        offsets: ``(n_values,)`` the same values in prior standard deviations from the
+            prior mean.
     """
 
     images: np.ndarray
     dims: np.ndarray
     values: np.ndarray
+    offsets: np.ndarray
 
 
 @torch.no_grad()
@@ -89,5 +92,8 @@ def run_traversal(
     if feat:
         images = images.reshape(len(chosen), n_values, *feat)
     return TraversalResult(
-        images=images.cpu().numpy(), dims=np.asarray(chosen), values=values.numpy()
+        images=images.cpu().numpy(),
+        dims=np.asarray(chosen),
+        values=values.numpy(),
+        offsets=grid.cpu().numpy(),
     )

@@ -56,6 +56,9 @@ def iwae_bound(
     Returns:
         Tensor of shape ``(B,)``: L_K(x) per row, in nats.
     """
+    from latentinfer.core.validation import check_number
+
+    check_number(k, name="k", low=1, integer=True)
     n = x.shape[0]
     feats = max(1, x[0].numel())
     if batch_size is None:

@@ -31,6 +31,7 @@ def plot_kl_per_dim(
     path: str | os.PathLike[str],
     *,
     highlight: Sequence[int] | np.ndarray = (),
+    highlight_label: str = "relevant",
     threshold: float | None = 0.01,
     title: str = "KL per latent dimension",
 ) -> Path:
@@ -40,6 +41,7 @@ def plot_kl_per_dim(
         kl_per_dim: ``(D,)`` KL per dimension (nats).
         path: the PNG file to write.
         highlight: dimensions drawn in a contrasting colour (e.g. ARD's relevant ones).
+        highlight_label: legend entry of the highlighted bars.
         threshold: draw a dashed line at this KL (the collapse threshold); ``None``: none.
         title: figure title.
 
@@ -50,10 +52,15 @@ def plot_kl_per_dim(
     fig = Figure(figsize=(max(4.0, 0.25 * len(kl) + 1.5), 3.0))
     ax = fig.add_subplot()
     marked = {int(j) for j in highlight}
-    colors = ["tab:orange" if j in marked else "tab:blue" for j in range(len(kl))]
-    ax.bar(np.arange(len(kl)), kl, color=colors)
+    dims = np.arange(len(kl))
+    is_marked = np.array([j in marked for j in dims], dtype=bool)
+    ax.bar(dims[is_marked], kl[is_marked], color="tab:orange", label=highlight_label)
+    ax.bar(dims[~is_marked], kl[~is_marked], color="tab:blue", label="other")
     if threshold is not None:
-        ax.axhline(threshold, ls="--", lw=1, color="gray")
+        ax.axhline(
+            threshold, ls="--", lw=1, color="gray", label=f"collapse threshold ({threshold:g} nats)"
+        )
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL (nats)")
@@ -92,7 +99,7 @@ def plot_traversal(
         else:
             side = math.isqrt(flat.shape[-1])
             shape = (side, side) if side * side == flat.shape[-1] and side > 2 else None
-    fig = Figure(figsize=(0.9 * n_vals + 1.0, 0.9 * n_dims + 0.6))
+    fig = Figure(figsize=(0.9 * n_vals + 1.0, 0.9 * n_dims + 0.9), layout="constrained")
     axes = fig.subplots(n_dims, n_vals, squeeze=False)
     for i in range(n_dims):
         for k in range(n_vals):
@@ -108,5 +115,7 @@ def plot_traversal(
                 ax.plot(flat[i, k], lw=0.8)
             if k == 0:
                 ax.set_ylabel(f"z{int(result.dims[i])}", rotation=0, labelpad=12)
+            if i == 0:
+                ax.set_title(f"{result.offsets[k]:+.1f}σ", fontsize=8)
     fig.suptitle(title)
     return _save(fig, path)

@@ -45,7 +45,12 @@ from latentinfer.core.trainer import (
     split_validation,
     train,
 )
-from latentinfer.core.validation import as_tensor, check_n_features, check_same_rows
+from latentinfer.core.validation import (
+    as_tensor,
+    check_n_features,
+    check_number,
+    check_same_rows,
+)
 from latentinfer.inference.iwae import iwae_bound
 
 __all__ = ["LatentVariableModel"]
@@ -105,6 +110,16 @@ class LatentVariableModel(nn.Module, abc.ABC):
         """Same as :meth:`loss` (so the trainer and DDP can call the module)."""
         return self.loss(batch)
 
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.endswith("_") and not name.startswith("_"):
+                raise NotFittedError(
+                    f"{type(self).__name__}.{name} is learned by fit; call fit(X) first."
+                ) from None
+            raise
+
     # ------------------------------------------------------------------ building
     def build(
         self, feature_shape: Sequence[int], *cond_shapes: Sequence[int]
@@ -148,7 +163,7 @@ class LatentVariableModel(nn.Module, abc.ABC):
         likelihood chosen from the data's range)."""
 
     def _as_data(
-        self, X: ArrayLike, cond: Sequence[ArrayLike], *, fitting: bool
+        self, X: ArrayLike, cond: Sequence[ArrayLike], *, fitting: bool, what: str = "transform"
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         if len(cond) != self.n_cond:
             names = ", ".join(("X", *self.cond_names)) if self.n_cond else "X"
@@ -169,7 +184,7 @@ class LatentVariableModel(nn.Module, abc.ABC):
             cs.append(t.unsqueeze(-1) if t.ndim == 1 else t)
         check_same_rows(X=x, **dict(zip(self.cond_names, cs)))
         if not fitting:
-            self._check_built("transform")
+            self._check_built(what)
             check_n_features(x, self.feature_shape_, name="X")
             for name, c, shape in zip(self.cond_names, cs, self.cond_shapes_):
                 check_n_features(c, shape, name=name)
@@ -204,6 +219,12 @@ class LatentVariableModel(nn.Module, abc.ABC):
         elif isinstance(base, TrainConfig):
             cfg = base
         elif isinstance(base, dict):
+            unknown = sorted(set(base) - set(TrainConfig.__dataclass_fields__))
+            if unknown:
+                raise ConfigError(
+                    f"train_config has unknown option(s) {unknown}; accepted: "
+                    f"{sorted(TrainConfig.__dataclass_fields__)}."
+                )
             cfg = self._default_training().replace(**base)
         else:
             raise ConfigError(
@@ -333,8 +354,6 @@ class LatentVariableModel(nn.Module, abc.ABC):
             Tensor of shape ``(n, *feature_shape)``.
         """
         self._check_built("sample")
-        from latentinfer.core.validation import check_number
-
         check_number(n, name="n", low=1, integer=True)
         dev = self._device()
         cs = tuple(
@@ -357,7 +376,8 @@ class LatentVariableModel(nn.Module, abc.ABC):
         self, X: ArrayLike, *cond: ArrayLike, k: int = 500, seed: int | None = 0
     ) -> Any:
         """IWAE bound on log p(x) per row (nats), with ``k`` importance samples."""
-        x, cs = self._as_data(X, cond, fitting=False)
+        check_number(k, name="k", low=1, integer=True)
+        x, cs = self._as_data(X, cond, fitting=False, what="score")
         with rng_scope(seed):
             out = self._batched(lambda xb, *cb: iwae_bound(self, xb, *cb, k=k), x, cs, 256)
         return _like(out, X)

@@ -21,6 +21,9 @@ class ConditionalVAE(GaussianLatentModel):
     correlation), the less the latent is needed and the more dimensions collapse; see
     :func:`latentinfer.diagnostics.run_collapse`.
 
+    ``C`` is a matrix of real-valued conditioning features ``(n, d_c)`` (a 1-D array is one
+    feature); encode class labels one-hot first, e.g. ``np.eye(n_classes)[labels]``.
+
     Arguments as :class:`~latentinfer.vae.gaussian.GaussianLatentModel` (MLP networks only).
 
     Example:

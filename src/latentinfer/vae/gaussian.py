@@ -17,8 +17,9 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from latentinfer.core.config import TrainConfig
-from latentinfer.core.errors import ConfigError
+from latentinfer.core.errors import ConfigError, ShapeError
 from latentinfer.core.output import LossOutput
+from latentinfer.core.seeding import resolve_seed
 from latentinfer.core.trainer import Batch
 from latentinfer.core.validation import check_choice, check_number
 from latentinfer.inference.elbo import gaussian_kl_per_dim, gaussian_log_prob_per_dim
@@ -95,9 +96,20 @@ class GaussianLatentModel(LatentVariableModel):
             check_number(posterior_variance, name="posterior_variance", low=0, low_inclusive=False)
         check_number(beta, name="beta", low=0)
         if likelihood == "categorical" and n_categories is None:
-            raise ConfigError("likelihood='categorical' needs n_categories (an int ≥ 2).")
-        for h in hidden:
-            check_number(h, name="hidden", low=1, integer=True)
+            raise ConfigError(
+                "likelihood='categorical' needs n_categories (an int ≥ 2; on the command line "
+                "--model-option n_categories=K)."
+            )
+        for name, widths in (("hidden", hidden), ("conv_channels", conv_channels)):
+            if isinstance(widths, (int, str)) or not isinstance(widths, Sequence):
+                raise ConfigError(
+                    f"{name} must be a sequence of layer widths like (256, 256) (or () for "
+                    f"none); got {widths!r}."
+                )
+            for h in widths:
+                check_number(h, name=name, low=1, integer=True)
+        if seed is not None:
+            resolve_seed(seed)
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.n_categories = n_categories
@@ -125,9 +137,25 @@ class GaussianLatentModel(LatentVariableModel):
         return "bernoulli" if lo >= 0.0 and hi <= 1.0 else "gaussian"
 
     def _resolve_architecture(self, feature_shape: tuple[int, ...]) -> str:
+        images = len(feature_shape) == 3
+        if images and self.architecture != "mlp":
+            c, h, w = feature_shape
+            if w in (1, 3, 4) and c not in (1, 3, 4):
+                raise ShapeError(
+                    f"X looks like channels-last images, rows of shape {feature_shape} (H, W, C); "
+                    "pass (n, C, H, W), e.g. X.transpose(0, 3, 1, 2), or flatten the rows and "
+                    "use architecture='mlp'."
+                )
+            if min(h, w) < 4:
+                if self.architecture == "conv":
+                    raise ShapeError(
+                        f"architecture='conv' needs image rows (C, H, W) with H, W ≥ 4; got rows "
+                        f"of shape {feature_shape}. Use architecture='mlp'."
+                    )
+                return "mlp"
         if self.architecture == "auto":
-            return "conv" if len(feature_shape) == 3 else "mlp"
-        if self.architecture == "conv" and len(feature_shape) != 3:
+            return "conv" if images else "mlp"
+        if self.architecture == "conv" and not images:
             raise ConfigError(
                 f"architecture='conv' needs image rows of shape (C, H, W) (or (H, W)); got rows "
                 f"of shape {feature_shape}. Reshape X to (n, C, H, W) or use architecture='mlp'."
