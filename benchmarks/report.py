@@ -182,9 +182,9 @@ def mean_vs_sampled(d: dict[str, Any]) -> str:
             f"**{d['mean_more_correlated']}/{d['models']}** β-VAEs; removing passive variables "
             f"lowers their correlation in **{d['removal_lowers_correlation']}/"
             f"{d['models_with_passive']}** models that have passive variables.",
-            f"β-VAEs with 10 latents on sprites (32×32, {d['n']} images, 5 factors); |r| is the "
-            "mean absolute off-diagonal Pearson correlation; MIG and DCI disentanglement are "
-            "computed on the active variables:",
+            f"β-VAEs with 10 latents on sprites (32×32, {d['n']} images, 5 factors); r̄ is "
+            "the mean absolute off-diagonal Pearson correlation between latent dimensions; MIG "
+            "and DCI disentanglement are computed on the active variables:",
             _table(
                 [
                     "β",
@@ -192,10 +192,10 @@ def mean_vs_sampled(d: dict[str, Any]) -> str:
                     "active",
                     "passive",
                     "mixed",
-                    "|r| mean",
-                    "|r| sampled",
-                    "|r| mean w/o passive",
-                    "|r| sampled w/o passive",
+                    "r̄ mean",
+                    "r̄ sampled",
+                    "r̄ mean w/o passive",
+                    "r̄ sampled w/o passive",
                     "MIG mean",
                     "MIG sampled",
                     "DCI-D mean",
@@ -244,7 +244,9 @@ def speed(d: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
-            f"Single-thread matmul (128×256×256): {d['matmul_gflops_128x256x256']}.",
+            "Single-thread 128×256×256 matmul measured in the same run: "
+            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in d["matmul_gflops_128x256x256"].items())
+            + ". The floor is one step's matmul FLOPs at that rate.",
             _footer(d),
         ]
     )
