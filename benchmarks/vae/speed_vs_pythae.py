@@ -223,6 +223,29 @@ def held_out_nll(model: nn.Module, xte: np.ndarray, seed: int) -> float:
     return float(-iwae_bound(model, torch.from_numpy(xte), k=K_IWAE).mean())
 
 
+def cpu_info() -> dict:
+    """The CPU model and whether it multiplies bfloat16 natively (AVX512-BF16 or AMX).
+
+    Without either, oneDNN emulates bf16 products and the bf16 row is much slower than fp32:
+    the numbers of that row depend on the machine far more than the fp32 comparison does.
+    """
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "model": model,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+    }
+
+
 def matmul_gflops(dtype: torch.dtype, reps: int = 2000) -> float:
     """Best-of-5 single-thread rate of a (128×256)·(256×256) product, in GFLOP/s."""
     a = torch.randn(BATCH, HIDDEN).to(dtype)
@@ -248,10 +271,12 @@ def main() -> None:
     n_train = xtr.shape[0]
     steps_per_epoch = -(-n_train // BATCH)
 
+    cpu = cpu_info()
     gflops = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     print(
         f"single-thread 128×256×256 matmul: fp32 {gflops['fp32']:.1f} GFLOP/s, "
-        f"bf16 {gflops['bf16']:.1f} GFLOP/s (threads={torch.get_num_threads()})"
+        f"bf16 {gflops['bf16']:.1f} GFLOP/s (threads={torch.get_num_threads()}; "
+        f"{cpu['model']}, {cpu['capability']}, native bf16: {cpu['native_bf16']})"
     )
 
     impls = {
@@ -356,6 +381,7 @@ def main() -> None:
                 "torch": torch.__version__,
                 "latentinfer": version("latentinfer"),
             },
+            "cpu": cpu,
             "matmul_gflops_128x256x256": gflops,
             "flops": {
                 "macs_per_row": MACS_PER_ROW,

@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim import optimizer as _optim
 
 from latentinfer.core.checkpoint import (
     latest_checkpoint,
@@ -199,6 +200,98 @@ def _make_optimizer(params: Sequence[nn.Parameter], config: TrainConfig) -> torc
     return cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
+class _AdamStep:
+    """``optimizer.step()`` for the trainer's own fused CPU Adam, minus the per-call overhead.
+
+    ``torch.optim.Adam.step`` spends about twice as long in Python (hooks, profiler ranges,
+    regrouping the tensors, wrapping the scalar of the step-count update) as in its fused
+    kernel on a small model. This calls the same kernel, ``torch._fused_adam_`` (or
+    ``_fused_adamw_``), on the same state tensors, with the same arguments, so the update
+    and the optimiser's ``state_dict`` are identical. It falls back to ``optimizer.step()``
+    whenever that could do something else: the first step of a parameter (lazy state
+    creation), optimizer hooks, another device, several dtypes or param groups, or options
+    other than the trainer's (amsgrad, maximize, capturable, differentiable, a tensor lr).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        groups = optimizer.param_groups
+        params = [p for g in groups for p in g["params"]]
+        g0 = groups[0]
+        self.enabled = (
+            type(optimizer) in (torch.optim.Adam, torch.optim.AdamW)
+            and len(groups) == 1
+            and bool(params)
+            and all(p.device.type == "cpu" and p.dtype == params[0].dtype for p in params)
+            and g0.get("fused") is True
+            and not any(g0.get(k) for k in ("amsgrad", "maximize", "capturable", "differentiable"))
+            and not isinstance(g0["lr"], torch.Tensor)
+        )
+        self.params = params
+        self.one = torch.ones((), dtype=torch.float32)
+
+    def __call__(self) -> None:
+        opt = self.optimizer
+        if (
+            not self.enabled
+            or opt._optimizer_step_pre_hooks
+            or opt._optimizer_step_post_hooks
+            or _optim._global_optimizer_pre_hooks
+            or _optim._global_optimizer_post_hooks
+        ):
+            opt.step()
+            return
+        state = opt.state
+        params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
+        for p in self.params:
+            grad = p.grad
+            if grad is None:
+                continue
+            st = state.get(p)
+            if not st:  # first step of this parameter: let Adam create its state
+                opt.step()
+                return
+            params.append(p)
+            grads.append(grad)
+            exp_avgs.append(st["exp_avg"])
+            exp_avg_sqs.append(st["exp_avg_sq"])
+            steps.append(st["step"])
+        if not params:
+            return
+        if grads[0].is_sparse or steps[0].dtype != self.one.dtype:
+            opt.step()
+            return
+        group = opt.param_groups[0]
+        beta1, beta2 = group["betas"]
+        # what _fused_adam does: step += 1 (a tensor one avoids wrapping the scalar 14 times)
+        torch._foreach_add_(steps, [self.one] * len(steps))
+        kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
+        with torch.no_grad():
+            kernel(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=group["lr"],
+                beta1=float(beta1),
+                beta2=float(beta2),
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
+        opt._opt_called = True  # type: ignore[attr-defined]  # what LRScheduler's wrapper sets
+
+    def zero_grad(self) -> None:
+        """``optimizer.zero_grad(set_to_none=True)`` without its profiler range."""
+        for p in self.params:
+            p.grad = None
+
+
 def _lr_factor(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     warm = config.warmup_steps
     kind = config.lr_schedule
@@ -285,6 +378,7 @@ class _Loop:
             self.total_steps = min(self.total_steps, config.max_steps)
 
         self.optimizer = _make_optimizer(list(self.model.parameters()), config)
+        self.adam_step = _AdamStep(self.optimizer)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _lr_factor(config, self.total_steps)
         )
@@ -422,7 +516,8 @@ class _Loop:
                 (out.total if weight == 1.0 else out.total * weight).backward()
             if self.part_names is None:
                 self.part_names = list(out.parts)
-            vec = torch.stack([out.total, *out.parts.values()]).detach()
+            with torch.no_grad():  # no autograd node for the logged copy
+                vec = torch.stack([out.total, *out.parts.values()])
             if vec.dtype != torch.float32:
                 vec = vec.float()
             if self.n_micro > 1:
@@ -430,10 +525,10 @@ class _Loop:
             summed = vec if summed is None else summed + vec
         if cfg.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        self.adam_step()
         if self.schedule_active:
             self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.adam_step.zero_grad()
         assert summed is not None
         self.pending.append(summed)
         self.pending_steps.append(step + 1)
@@ -480,18 +575,18 @@ class _Loop:
         if self.main:
             lr = float(self.scheduler.get_last_lr()[0])
             epoch = self.state.step / self.steps_per_epoch
-            records = [
-                {
-                    "step": s,
-                    "epoch": round((s - 1) / self.steps_per_epoch + 1e-12, 6),
-                    "split": "train",
-                    **{n: float(v) for n, v in zip(names, row.tolist())},
-                }
-                for s, row in zip(steps, losses)
-            ]
-            records[-1]["lr"] = lr
-            records[-1]["rows_per_s"] = rate
             if self.metrics is not None:
+                records = [
+                    {
+                        "step": s,
+                        "epoch": round((s - 1) / self.steps_per_epoch + 1e-12, 6),
+                        "split": "train",
+                        **{n: float(v) for n, v in zip(names, row.tolist())},
+                    }
+                    for s, row in zip(steps, losses)
+                ]
+                records[-1]["lr"] = lr
+                records[-1]["rows_per_s"] = rate
                 self.metrics.write(records)
             if self.config.trackers:
                 means = losses.mean(0).tolist()
@@ -513,11 +608,17 @@ class _Loop:
         for c, start in enumerate(starts):
             if c % self.n_proc != self.rank:
                 continue
-            idx = torch.arange(start, min(n, start + chunk), device=self.device)
+            stop = min(n, start + chunk)
+            # all rows in one chunk: the data itself (the same rows as take_rows would give)
+            rows = (
+                data
+                if stop - start == n
+                else take_rows(data, torch.arange(start, stop, device=self.device))
+            )
             seed_device(derive_seed(self.seed, _EVAL, c), self.device)
             with self.autocast():
-                out = self.model(take_rows(data, idx))
-            total += out.total.double() * idx.shape[0]
+                out = self.model(rows)
+            total += out.total.double() * (stop - start)
         if self.n_proc > 1:
             total = self.acc.reduce(total, reduction="sum")
         return float(total) / n

@@ -35,6 +35,19 @@ ARCHITECTURES = ("auto", "mlp", "conv")
 POSTERIOR_VARIANCES = ("amortized", "shared")
 
 
+def _mean_gaussian_kl_per_dim(
+    mu: torch.Tensor, logvar: torch.Tensor, prior_logvar: torch.Tensor | float
+) -> torch.Tensor:
+    """``gaussian_kl_per_dim(mu, logvar, 0, prior_logvar).mean(0)``, shape ``(D,)``.
+
+    For the standard normal prior this is ½ (mean(μ² + σ² − log σ²) − 1), three kernels over
+    the batch instead of six (the training loss runs it every step).
+    """
+    if isinstance(prior_logvar, float) and prior_logvar == 0.0:
+        return torch.addcmul(logvar.exp() - logvar, mu, mu).mean(0).sub(1.0).mul(0.5)
+    return gaussian_kl_per_dim(mu, logvar, 0.0, prior_logvar).mean(0)
+
+
 class GaussianLatentModel(LatentVariableModel):
     """Abstract: z ~ N(0, diag v), x | z ~ likelihood(decoder(z)), q(z|x) = N(μ(x), diag σ²(x)).
 
@@ -241,7 +254,8 @@ class GaussianLatentModel(LatentVariableModel):
         self, x: torch.Tensor, *cond: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior means and log-variances, each of shape ``(B, latent_dim)``."""
-        inp = x if self.architecture_ == "conv" else x.reshape(x.shape[0], -1)
+        flat = self.architecture_ == "conv" or x.ndim == 2
+        inp = x if flat else x.reshape(x.shape[0], -1)
         if cond:
             inp = torch.cat([inp, *(c.reshape(c.shape[0], -1) for c in cond)], dim=-1)
         h = self.encoder(inp)
@@ -258,7 +272,8 @@ class GaussianLatentModel(LatentVariableModel):
             c = torch.cat([c.reshape(c.shape[0], -1) for c in cond], dim=-1)
             inp = torch.cat([z, c.expand(*lead, c.shape[-1]).to(z.dtype)], dim=-1)
         out = self.decoder(inp)
-        return out.reshape(*lead, *self._out_shape)
+        shape = (*lead, *self._out_shape)
+        return out if out.shape == shape else out.reshape(shape)
 
     def prior(self, *cond: torch.Tensor) -> Distribution:
         d = self.latent_dim
@@ -283,18 +298,19 @@ class GaussianLatentModel(LatentVariableModel):
         x, cond = self._split(batch)
         mu, logvar = self.encode_params(x, *cond)
         std = torch.exp(0.5 * logvar)
-        z = mu + std * torch.randn_like(std)
-        log_lik = self.lik.log_prob(self.decode_raw(z, *cond), x)
+        z = torch.addcmul(mu, std, torch.randn_like(std))  # μ + σ ε
+        rec = self.lik.nll(self.decode_raw(z, *cond), x)
         plv = self._prior_logvar()
         if self.analytic_kl:
-            kl_dim = gaussian_kl_per_dim(mu, logvar, 0.0, plv)
+            kl_per_dim = _mean_gaussian_kl_per_dim(mu, logvar, plv)
         else:
             kl_dim = gaussian_log_prob_per_dim(z, mu, logvar) - gaussian_log_prob_per_dim(
                 z, 0.0, plv
             )
-        kl_per_dim = kl_dim.mean(0)
-        rec = -log_lik.mean()
-        kl = self.beta * kl_per_dim.sum()
+            kl_per_dim = kl_dim.mean(0)
+        kl = kl_per_dim.sum()
+        if self.beta != 1.0:
+            kl = self.beta * kl
         return LossOutput(
             total=rec + kl,
             parts={"reconstruction": rec, "kl": kl},

@@ -41,6 +41,14 @@ class Likelihood(nn.Module, abc.ABC):
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over features; ``raw`` ``(..., B, *feat[, m])`` → ``(..., B)``."""
 
+    def nll(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """−log p(x|z) summed over features and averaged over rows: a scalar.
+
+        The training loss's reconstruction term, ``-log_prob(raw, x).mean()``; subclasses
+        compute it with fewer kernels (one sum over every element).
+        """
+        return -self.log_prob(raw, x).mean()
+
     @abc.abstractmethod
     def distribution(self, raw: torch.Tensor) -> Distribution:
         """p(x|z) as a distribution with event shape ``feature_shape``."""
@@ -79,6 +87,15 @@ class GaussianLikelihood(Likelihood):
         lp = -0.5 * (_LOG_2PI + 2 * ls + (x - raw).square() * torch.exp(-2 * ls))
         return self._sum_features(lp)
 
+    def nll(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if raw.shape != x.shape:
+            return super().nll(raw, x)
+        ls = self.log_scale
+        rows = raw.shape[0] if self._event_dims else raw.numel()
+        sq = ((x - raw).square() * torch.exp(-2 * ls)).sum() / rows
+        # ½ Σ_d (log 2π + 2 log s_d) is the same for every row
+        return 0.5 * sq + (ls.sum() + 0.5 * _LOG_2PI * ls.numel())
+
     def distribution(self, raw: torch.Tensor) -> Distribution:
         scale = torch.exp(self.log_scale).expand_as(raw)
         return Independent(Normal(raw, scale, validate_args=False), self._event_dims)
@@ -107,6 +124,12 @@ class BernoulliLikelihood(Likelihood):
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         x = x.expand_as(raw)
         return -self._sum_features(F.binary_cross_entropy_with_logits(raw, x, reduction="none"))
+
+    def nll(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if raw.shape != x.shape:
+            return super().nll(raw, x)
+        rows = raw.shape[0] if self._event_dims else raw.numel()
+        return F.binary_cross_entropy_with_logits(raw, x, reduction="sum") / rows
 
     def distribution(self, raw: torch.Tensor) -> Distribution:
         return Independent(Bernoulli(logits=raw, validate_args=False), self._event_dims)
