@@ -252,11 +252,232 @@ def speed(d: dict[str, Any]) -> str:
     )
 
 
+def mopps(d: dict[str, Any]) -> str:
+    s, st = d["summary"], d["setting"]
+    rows = [
+        [
+            name,
+            v["all_agree"],
+            v["all_agree_sd"],
+            v["rollouts"],
+            v["rollouts_per_informative_group"],
+            v["spearman_end"],
+            v["spearman_mean"],
+        ]
+        for name, v in s.items()
+    ]
+    uni, mop = s["uniform"], s["MoPPS λ=0.5"]
+    halved = "halves it" if d["all_agree_ratio"] <= 0.5 else "does not quite halve it"
+    return "\n\n".join(
+        [
+            "**Claim** (Qu et al. 2025, MoPPS): a streaming Beta-Bernoulli posterior per prompt "
+            "with forgetting (λ = 0.5) predicts prompt difficulty online without extra model "
+            "calls, and Thompson-sampled selection of prompts near a 0.5 success rate wastes "
+            "fewer rollouts. Our unit-level bar (a bandit simulation, no language model): "
+            "MoPPS at least halves the fraction of groups whose rollouts all agree (no GRPO "
+            "signal), and Spearman(posterior mean, true success rate) > 0.8.",
+            f"**Result**: all-agree fraction **{uni['all_agree']:.3f}** (uniform) vs "
+            f"**{mop['all_agree']:.3f}** (MoPPS λ = 0.5), a ratio of "
+            f"**{d['all_agree_ratio']:.3f}**: MoPPS {halved} "
+            f"({d['all_agree_ratio_lambda1']:.3f} with λ = 1). Spearman "
+            f"**{mop['spearman_end']:.3f}** at the last step and **{mop['spearman_mean']:.3f}** "
+            "averaged over the run "
+            f"({'above' if d['spearman_claim_met'] else 'not above'} 0.8). The same rollouts "
+            "are spent by every method.",
+            f"{st['prompts']} prompts, difficulty d ~ U(−4, 4), ability rising linearly from −2 "
+            f"to 2 over {st['steps']} steps, p = σ(ability − d), {st['batch']} prompts × "
+            f"{st['rollouts_per_prompt']} rollouts a step, pool ratio {st['pool_ratio']}, "
+            f"target {st['target']}, mean over {st['seeds']} seeds. Spearman is over prompts "
+            "observed at least once, after each step's update; the uniform row's comes from a "
+            "λ = 0.5 filter watching passively; the oracle picks by the true rate:",
+            _table(
+                [
+                    "selection",
+                    "all-agree fraction",
+                    "sd",
+                    "rollouts",
+                    "rollouts per informative group",
+                    "Spearman (end)",
+                    "Spearman (run mean)",
+                ],
+                rows,
+            ),
+            _footer(d),
+        ]
+    )
+
+
+def niw_fewshot(d: dict[str, Any]) -> str:
+    st, summ = d["setup"], d["summary"]
+    rows = []
+    for setting, block in summ.items():
+        for key, v in block.items():
+            if "/" not in key:
+                continue
+            extractor, head = key.split("/")
+            rows.append(
+                [
+                    setting,
+                    extractor,
+                    head,
+                    f"{v['accuracy_mean']:.3f} ± {v['ci95_mean']:.3f}",
+                    ", ".join(f"{a:.3f}" for a in v["accuracy_per_seed"]),
+                    v["nll_mean"],
+                    v["ece_mean"],
+                ]
+            )
+    verdicts = []
+    for setting, block in summ.items():
+        diffs = block["niw_minus_protonet_per_seed"]
+        cis = block["niw_minus_protonet_ci95_per_seed"]
+        pairs = ", ".join(f"{m:+.3f} ± {c:.3f}" for m, c in zip(diffs, cis))
+        above = sum(m - c > 0 for m, c in zip(diffs, cis))
+        below = sum(m + c < 0 for m, c in zip(diffs, cis))
+        verdicts.append(
+            f"{setting}: NIW-Meta − ProtoNet (paired, per seed) {pairs}; significantly better in "
+            f"{above}, worse in {below} of {len(diffs)} seeds; best row "
+            f"`{d['best'][setting]}`"
+        )
+    return "\n\n".join(
+        [
+            "**Claim** (Kim & Hospedales, ICLR 2024): a hierarchical NIW prior over the "
+            "network's weights, with closed-form episode posteriors from a few SGD/SGLD steps "
+            "and no graph through them, improves few-shot accuracy and calibration over the "
+            "base meta-learner (here the prototypical network).",
+            "**Result**: " + "; ".join(verdicts) + ".",
+            "Why: NIW-Meta's head is the prototype head plus a Bayesian correction θ; the ELBO "
+            "learns a tight prior on θ (n₀γ, geometric mean over coordinates: "
+            + ", ".join(
+                f"{r['k_shot']}-shot seed {r['seed']}: "
+                f"{r['niw_prior']['prior_precision_geomean']:.0f}"
+                for r in d["records"]
+            )
+            + "), so the episodes' corrections stay small and NIW-Meta tracks the prototypical "
+            "network. In pilot runs looser priors did worse: the diagonal Laplace posterior of a "
+            "head fitted to 1–5 shots is wide, and fine-tuning the head on the support overfits.",
+            f"5-way, {st['n_query']} queries per class, {st['data']} ({st['n_classes']} "
+            f"procedural classes, {st['meta_test_classes']} held out for meta-testing); one "
+            f"{st['extractor']} per method trained on {st['train_episodes']} episodes "
+            "(`protonet`: prototypical loss; `niw-meta`: NIW-Meta's ELBO), every head evaluated "
+            f"on both extractors over the same {st['test_episodes']} test episodes per seed "
+            "(NIW-Meta on the ProtoNet extractor learns only its global prior). Accuracy is "
+            "the mean over seeds ± the mean 95% interval over episodes:",
+            _table(
+                [
+                    "setting",
+                    "extractor",
+                    "head",
+                    "accuracy",
+                    "per seed",
+                    "NLL",
+                    "ECE",
+                ],
+                rows,
+            ),
+            _footer(d),
+        ]
+    )
+
+
+def hgf_exactness(d: dict[str, Any]) -> str:
+    rows = [
+        [r["model"], r["draws"], r["skipped"], r["native float64"], r["eager float64"],
+         r["native float32"]]
+        for r in d["results"]
+    ]  # fmt: skip
+    verdict = "met" if d["float64_claim_met"] and d["float32_claim_met"] else "NOT met"
+    return "\n\n".join(
+        [
+            "**Claim** (issue 7): for the 2- and 3-level continuous and the 3-level binary HGF, "
+            "under the standard and eHGF updates, with non-default parameters, beliefs and the "
+            "pyhgf-compatible surprise agree with pyhgf 0.2.12's float64 outputs to 1e-10 "
+            "(float64) and 1e-4 (float32).",
+            f"**Result** ({verdict}): worst error {d['worst_float64']:.1e} in float64 and "
+            f"{d['worst_float32']:.1e} in float32, relative to each series' largest magnitude, "
+            f"over random parameter draws on {d['steps']}-step series. CI checks the same "
+            "against pyhgf's trajectories committed in `tests/bayes/data/` (13 cases, including "
+            "irregular time steps, missing inputs and the precision cap).",
+            _table(
+                ["model", "draws", "pyhgf NaN (skipped)", "native f64", "eager f64", "native f32"],
+                rows,
+            ),
+            _footer(d),
+        ]
+    )
+
+
+def hgf_speed(d: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["workload"],
+            r["dtype"],
+            r["ours_median_seconds"] * 1e3,
+            r["pyhgf_median_seconds"] * 1e3,
+            r["speedup_of_medians"],
+            r["ours_seconds"] * 1e3,
+            r["pyhgf_seconds"] * 1e3,
+            r["speedup"],
+            r["target"],
+            "yes" if r["met"] else "**no**",
+            r["ours_first_call_seconds"],
+            r["max_relative_difference"],
+        ]
+        for r in d["results"]
+    ]
+    met = sum(r["met"] for r in d["results"])
+    missed = ", ".join(
+        f"{r['workload']} {r['dtype']} ({r['speedup']:.2f}×)" for r in d["results"] if not r["met"]
+    )
+    phys = [[k, v] for k, v in d["physics"].items()]
+    return "\n\n".join(
+        [
+            "**Claim** (issue 7): at least 2× pyhgf 0.2.12's throughput on (b) 1,000 series × "
+            "1,000 steps, (c) 1,000 parameter settings on one series and (e) one gradient of "
+            "1,000 per-subject fits, in float32 and float64; within 1.5× on (a) one series of "
+            "100,000 steps and (d) 200 gradient-descent steps on one series, where pyhgf runs at "
+            "the latency of the serial update chain. pyhgf runs its fastest path (`jax.jit` of "
+            "its scan, `vmap`, `value_and_grad`), both sides at 1 thread, 2-level continuous HGF.",
+            f"**Result**: {met} of {len(d['results'])} targets met (judged on the fastest calls; "
+            f"medians beside them). Not met: {missed}. Those are the workloads where both "
+            "libraries run near what the machine allows (the physics table): surprise-only "
+            "filtering of many series is bound by the step's arithmetic (about 16 instructions "
+            "per series and step in our vectorised float32 kernel, 35 in float64), and returning "
+            "beliefs by writing 9 values per series and step to memory; pyhgf's XLA loop comes "
+            "close to the same floors there, so a 2× margin is not available. Our first call "
+            "includes generating and compiling the kernel (cached afterwards).",
+            _table(
+                [
+                    "workload",
+                    "dtype",
+                    "ours ms (median)",
+                    "pyhgf ms (median)",
+                    "× (medians)",
+                    "ours ms (fastest)",
+                    "pyhgf ms (fastest)",
+                    "×",
+                    "target",
+                    "met",
+                    "our first call s",
+                    "max rel. diff.",
+                ],
+                rows,
+            ),
+            "What the machine allows, measured in the same run (see the benchmark's docstring):",
+            _table(["quantity", "value"], phys),
+            _footer(d),
+        ]
+    )
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("ARD-VAE finds the true dimensionality", "ard_relevance", ard),
     ("Posterior collapse in conditional and hierarchical VAEs", "collapse", collapse),
     ("Mean vs sampled representations (Be More Active!)", "mean_vs_sampled", mean_vs_sampled),
     ("VAE training speed against pythae", "speed_vs_pythae", speed),
+    ("HGF exactness against pyhgf 0.2.12", "hgf_exactness", hgf_exactness),
+    ("HGF speed against pyhgf 0.2.12", "hgf_speed", hgf_speed),
+    ("MoPPS prompt selection with a streaming Beta-Bernoulli filter", "mopps_filter", mopps),
+    ("NIW-Meta few-shot meta-learning (Kim & Hospedales)", "niw_fewshot", niw_fewshot),
 ]
 
 
@@ -269,7 +490,9 @@ def main() -> None:
     ]
     for title, name, render in SECTIONS:
         d = _load(name)
-        body = render(d) if d is not None else f"Not yet run: `python benchmarks/vae/{name}.py`."
+        script = next(ROOT.glob(f"benchmarks/*/{name}.py"), None)
+        where = script.relative_to(ROOT) if script else f"benchmarks/<family>/{name}.py"
+        body = render(d) if d is not None else f"Not yet run: `python {where}`."
         parts += [f"## {title}", body]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n\n".join(parts) + "\n")

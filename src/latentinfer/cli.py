@@ -31,6 +31,17 @@ app = typer.Typer(
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
+
+def _add_family_apps() -> None:
+    from latentinfer import cli_hgf
+
+    app.add_typer(cli_hgf.app, name="hgf")
+
+
+_add_family_apps()
+#: Methods fitted by a family's own command (``latentinfer fit NAME ...`` forwards to it).
+FAMILY_FIT = {"hgf": ("hgf", "fit")}
+
 RUN_CONFIG = "config.json"
 
 
@@ -245,8 +256,9 @@ def _fit_run(
     return summary
 
 
-@app.command("fit")
+@app.command("fit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def fit(
+    ctx: typer.Context,
     model: Annotated[
         str, typer.Argument(help="Method name from `latentinfer list` (e.g. ardvae).")
     ],
@@ -283,7 +295,20 @@ def fit(
     ] = False,
     iwae_k: Annotated[int, typer.Option(help="Importance samples for the held-out NLL.")] = 100,
 ) -> None:
-    """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder."""
+    """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder.
+
+    ``latentinfer fit hgf --data FILE.csv --model binary3 ...`` runs ``latentinfer hgf fit``
+    (see ``latentinfer hgf fit --help``).
+    """
+    if model in FAMILY_FIT:
+        group, command = FAMILY_FIT[model]
+        forwarded = [group, command, "--data", data, *ctx.args, *_given_options(ctx)]
+        app(forwarded, standalone_mode=False)
+        return
+    if ctx.args:
+        raise ConfigError(
+            f"unknown option(s) {ctx.args} for `latentinfer fit {model}`; see --help."
+        )
     model_options = _parse_options(model_option, flag="--model-option")
     for key, value in (("latent_dim", latent_dim), ("likelihood", likelihood), ("beta", beta)):
         if value is not None:
@@ -321,6 +346,16 @@ def fit(
         ("quantity", "value"),
     )
     console.print(f"run folder: {folder}")
+
+
+def _given_options(ctx: typer.Context) -> list[str]:
+    """The `fit` options the user typed that a family command may also take."""
+    out: list[str] = []
+    for name in ("seed", "run_dir"):
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            out += [f"--{name.replace('_', '-')}", str(ctx.params[name])]
+    return out
 
 
 def _diagnose_run(run_dir: Path, *, max_rows: int, with_dci: bool = True) -> Any:

@@ -109,7 +109,13 @@ def check_finite(t: torch.Tensor, *, name: str) -> None:
     """Raise :class:`ValidationError` if ``t`` holds NaN or Inf, naming the first bad entry."""
     if t.dtype not in _FLOAT_DTYPES or t.numel() == 0:
         return
+    # fast path: a finite sum means every entry is finite (NaN and Inf propagate); an
+    # overflowing sum of finite entries only sends us to the exact check below
+    if bool(torch.isfinite(t.sum(dtype=torch.float64 if t.dtype != torch.float64 else None))):
+        return
     bad = ~torch.isfinite(t)
+    if not bool(bad.any()):
+        return
     if bool(bad.any()):
         count = int(bad.sum())
         first = tuple(int(i) for i in torch.nonzero(bad)[0])

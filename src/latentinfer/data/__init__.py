@@ -7,6 +7,7 @@ digits) or generated on the fly from a seed.
 name                what
 =================== ===================================================================
 ``digits``          scikit-learn's 1,797 handwritten 8×8 digits; label = digit class
+``glyphs``          procedurally drawn stroke glyphs, hundreds of classes (few-shot)
 ``sprites``         dSprites-like binary images with 5 known factors
 ``linear``          x = A z + noise, ``n_relevant`` known relevant dimensions
 ``nonlinear``       x = W2 tanh(W1 z + b1) + noise, a random 2-layer tanh network
@@ -25,16 +26,21 @@ Example:
 
 # Importing the loader modules registers their data sets.
 from latentinfer.data.digits import load_digits
+from latentinfer.data.fewshot import Episode, FewShotTask
+from latentinfer.data.glyphs import load_glyphs
 from latentinfer.data.registry import Dataset, available, describe, load, options, register
 from latentinfer.data.sprites import load_sprites, render_sprites
 from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
 
 __all__ = [
     "Dataset",
+    "Episode",
+    "FewShotTask",
     "available",
     "describe",
     "load",
     "load_digits",
+    "load_glyphs",
     "load_linear",
     "load_linear_gaussian",
     "load_nonlinear",

@@ -1,0 +1,311 @@
+"""Compile, cache and call the generated C kernels.
+
+The kernel source (:mod:`~latentinfer.bayes.hgf.codegen`) is compiled with the system C
+compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``: the same requirement as
+``torch.compile`` on a CPU) into a shared library cached under
+``$LATENTINFER_CACHE`` (default ``~/.cache/latentinfer``), keyed by the hash of the source,
+the flags, the compiler and the CPU; compiling a network's kernels takes well under a
+second, once. The library is written to a temporary name and renamed into place, so
+concurrent processes never load a half-written file. Calls go through :mod:`ctypes`,
+which releases the GIL: batches are split over threads (``torch.get_num_threads()``).
+
+Without a working compiler :func:`available` is False and the filter uses the eager
+backend (with a warning when the native one was asked for).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from latentinfer.bayes.hgf.codegen import KernelSpec, source
+from latentinfer.core.errors import LatentInferError
+
+__all__ = ["NativeOutput", "PreparedCall", "available", "compile_kernel", "run_native"]
+
+logger = logging.getLogger("latentinfer")
+
+#: Vectors (of 32 bytes) per block of the vector kernel: 8 independent dependency chains
+#: keep the out-of-order core busy (64 float lanes, 32 double lanes).
+VECTORS = 8
+
+
+def width(dtype: str) -> int:
+    """Lanes per block of the vector kernel for ``dtype`` (``"float"`` or ``"double"``)."""
+    return VECTORS * (8 if dtype == "float" else 4)
+
+
+FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-std=gnu11",
+    "-fPIC",
+    "-shared",
+)
+_lock = threading.Lock()
+
+
+class CompileError(LatentInferError, RuntimeError):
+    """The C compiler is missing or rejected a generated kernel."""
+
+
+@functools.cache
+def _compiler() -> str | None:
+    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cc and shutil.which(cc):
+            return shutil.which(cc)
+    return None
+
+
+@functools.cache
+def _compiler_id() -> str:
+    cc = _compiler()
+    if cc is None:
+        return ""
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+        return out.stdout.splitlines()[0] if out.stdout else cc
+    except (OSError, subprocess.SubprocessError):
+        return cc
+
+
+@functools.cache
+def _cpu_id() -> str:
+    """What ``-march=native`` depends on: the machine and (on Linux) the CPU's flags."""
+    ident = [platform.machine(), platform.system()]
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for key in ("model name", "flags", "Features"):
+            for line in text.splitlines():
+                if line.startswith(key):
+                    ident.append(line)
+                    break
+    except OSError:
+        pass
+    return "\n".join(ident)
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("LATENTINFER_CACHE")
+    base = Path(root) if root else Path.home() / ".cache" / "latentinfer"
+    return base / "kernels"
+
+
+@functools.cache
+def available() -> bool:
+    """Whether native kernels can be built here (a C compiler that works)."""
+    if os.environ.get("LATENTINFER_NATIVE", "1") == "0":
+        return False
+    if _compiler() is None:
+        return False
+    try:
+        _build("int li_probe(void) { return 42; }\n")
+    except CompileError as exc:
+        logger.warning("native HGF kernels unavailable: %s", exc)
+        return False
+    return True
+
+
+def _build(code: str) -> Path:
+    cc = _compiler()
+    if cc is None:
+        raise CompileError("no C compiler found (set $CC, or install gcc or clang).")
+    key = hashlib.sha256(
+        "\n".join([code, " ".join(FLAGS), _compiler_id(), _cpu_id()]).encode()
+    ).hexdigest()[:24]
+    folder = cache_dir()
+    lib = folder / f"hgf_{key}.so"
+    if lib.is_file():
+        return lib
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        src = Path(tmp) / "kernel.c"
+        src.write_text(code)
+        out = Path(tmp) / "kernel.so"
+        proc = subprocess.run(
+            [cc, *FLAGS, "-o", str(out), str(src), "-lm"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            raise CompileError(f"{cc} failed to compile an HGF kernel:\n{proc.stderr[-2000:]}")
+        os.replace(out, lib)
+    return lib
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    lib: ctypes.CDLL
+    blocked: ctypes._CFuncPtr  # type: ignore[name-defined]
+    scalar: ctypes._CFuncPtr  # type: ignore[name-defined]
+
+
+_ARGTYPES = [ctypes.c_int64] * 5 + [ctypes.c_void_p] * 10
+
+
+@functools.lru_cache(maxsize=256)
+def compile_kernel(spec: KernelSpec) -> _Kernels:
+    """Build (or load from the cache) the blocked and scalar kernels of ``spec``."""
+    with _lock:
+        code = source([(spec, "li_blocked", width(spec.dtype)), (spec, "li_scalar", 1)])
+        lib = ctypes.CDLL(str(_build(code)))
+    fns = []
+    for nm in ("li_blocked", "li_scalar"):
+        fn = getattr(lib, nm)
+        fn.argtypes = _ARGTYPES
+        fn.restype = None
+        fns.append(fn)
+    return _Kernels(lib, fns[0], fns[1])
+
+
+@dataclass(frozen=True)
+class NativeOutput:
+    """Raw kernel outputs (batch-major)."""
+
+    totals: torch.Tensor  # (n_totals, B) float64
+    grads: torch.Tensor | None  # (K, B) float64
+    trajectories: list[torch.Tensor]  # Q (B, T) views of time-major storage (TRAJECTORY order)
+    per_step: list[torch.Tensor]  # one (B, T) view per surprise kind
+    final_state: torch.Tensor  # (2 × state nodes, B): mean and variance of each
+
+
+def _aligned(shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised tensor whose data starts on a 64-byte boundary."""
+    n = shape[0] * shape[1]
+    size = torch.empty((), dtype=dtype).element_size()
+    raw = torch.empty(n + 64 // size, dtype=dtype)
+    skip = (-raw.data_ptr() % 64) // size
+    return raw[skip : skip + n].view(shape)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _pointers(ts: list[torch.Tensor]) -> ctypes.Array[ctypes.c_void_p] | None:
+    """A C array of the tensors' data pointers (keep it alive during the call)."""
+    if not ts:
+        return None
+    return (ctypes.c_void_p * len(ts))(*[t.data_ptr() for t in ts])
+
+
+def _address(arr: ctypes.Array[ctypes.c_void_p] | None) -> int | None:
+    return None if arr is None else ctypes.addressof(arr)
+
+
+class PreparedCall:
+    """One kernel bound to its inputs and output buffers, ready to run many times.
+
+    A fit calls the same kernel hundreds of times with new parameter values: it writes them
+    into :attr:`params` and calls :meth:`run`, which costs one foreign call (microseconds)
+    on top of the kernel. Outputs are overwritten by every run.
+
+    Args:
+        spec: the kernel.
+        params: ``(n_params, B)``, contiguous, the kernel's dtype (B: the batch).
+        inputs: ``(B, T, n_inputs)`` (``(1, T, n_inputs)`` with ``spec.shared_inputs``),
+            contiguous.
+        dts: ``(B, T)`` (``(1, T)`` with ``spec.shared_dt``), or ``None`` (``spec.unit_dt``).
+        responses: ``(B, T)`` or ``None``.
+        observed: 0/1 shaped like ``inputs`` (``spec.missing``), or ``None``.
+        threads: threads to split the batch over (default ``torch.get_num_threads()``).
+    """
+
+    def __init__(
+        self,
+        spec: KernelSpec,
+        params: torch.Tensor,
+        inputs: torch.Tensor,
+        dts: torch.Tensor | None,
+        responses: torch.Tensor | None,
+        *,
+        observed: torch.Tensor | None = None,
+        threads: int | None = None,
+    ) -> None:
+        kern = compile_kernel(spec)
+        self.params = params
+        self._keep = (inputs, dts, responses, observed)  # the kernel reads these
+        n_steps, batch = inputs.shape[1], params.shape[1]
+        dtype = inputs.dtype
+        n_totals = len(spec.surprise) + (1 if spec.response else 0)
+        totals = torch.empty(n_totals, batch, dtype=torch.float64)
+        grads = torch.empty(len(spec.grad), batch, dtype=torch.float64) if spec.grad else None
+        final = torch.empty(max(2 * len(spec.structure.state_nodes), 1), batch, dtype=dtype)
+        traj: list[torch.Tensor] = []
+        per_step: list[torch.Tensor] = []
+        # per-step outputs are written time-major with rows padded to 64 bytes (streaming
+        # stores need aligned rows) and returned as (B, T) views
+        scalar = batch < 4
+        pitch = batch if scalar else -(-batch // 16) * 16  # only the vector kernel streams
+        if spec.store:
+            n_q = 4 * len(spec.structure.state_nodes)
+            traj = [_aligned((n_steps, pitch), dtype) for _ in range(n_q)]
+            per_step = [_aligned((n_steps, pitch), dtype) for _ in spec.surprise]
+        self.output = NativeOutput(
+            totals,
+            grads,
+            [t[:, :batch].T for t in traj],
+            [t[:, :batch].T for t in per_step],
+            final,
+        )
+        self._arrays = (_pointers(traj), _pointers(per_step))
+        self._fn = kern.scalar if scalar else kern.blocked
+        args = (
+            _ptr(params),
+            _ptr(inputs),
+            _ptr(dts),
+            _ptr(observed),
+            _ptr(responses),
+            _ptr(totals),
+            _ptr(grads),
+            _address(self._arrays[0]),
+            _address(self._arrays[1]),
+            _ptr(final),
+        )
+        n_threads = max(1, threads if threads is not None else torch.get_num_threads())
+        lanes = width(spec.dtype)
+        per_thread = -(-batch // n_threads)
+        chunk = -(-per_thread // lanes) * lanes  # whole blocks per thread
+        self._calls = [(batch, n_steps, b, min(b + chunk, batch), pitch, *args)
+                       for b in range(0, batch, chunk)]  # fmt: skip
+
+    def run(self) -> NativeOutput:
+        """Run the kernel (the outputs are overwritten) and return them."""
+        fn = self._fn
+        if len(self._calls) == 1:
+            fn(*self._calls[0])
+        else:
+            with ThreadPoolExecutor(len(self._calls)) as pool:
+                list(pool.map(lambda a: fn(*a), self._calls))
+        return self.output
+
+
+def run_native(
+    spec: KernelSpec,
+    params: torch.Tensor,
+    inputs: torch.Tensor,
+    dts: torch.Tensor | None,
+    responses: torch.Tensor | None,
+    *,
+    observed: torch.Tensor | None = None,
+    threads: int | None = None,
+) -> NativeOutput:
+    """Call the kernel of ``spec`` once (see :class:`PreparedCall` for the arguments)."""
+    call = PreparedCall(spec, params, inputs, dts, responses, observed=observed, threads=threads)
+    return call.run()

@@ -1,0 +1,310 @@
+"""The HGF filter: backends agree, batches broadcast, the likelihood is a density, bad
+input and bad parameters get clear errors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from latentinfer import ConfigError, NonFiniteError, ShapeError, ValidationError
+from latentinfer.bayes import HGF, Network
+from latentinfer.bayes.hgf import native
+
+
+def _walk(n: int = 200, seed: int = 0, batch: int | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (n,) if batch is None else (batch, n)
+    return np.cumsum(rng.normal(0.0, 0.1, shape), axis=-1)
+
+
+def _binary(n: int = 200, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    p = np.where((np.arange(n) // 50) % 2 == 0, 0.8, 0.3)
+    return (rng.random(n) < p).astype(float)
+
+
+def _rich_network() -> Network:
+    """Two inputs, a shared volatility parent, a drifting, mean-reverting value parent and a
+    volatility parent on an input: the couplings the HGF layouts do not exercise."""
+    return (
+        Network("standard")
+        .add_nodes(precision=50.0, tonic_drift=0.01)  # 0: input
+        .add_nodes(precision=80.0)  # 1: input
+        .add_nodes(value_children=([0, 1], [1.0, 0.6]), autoconnection_strength=0.9, mean=0.2)
+        .add_nodes(value_children=([2], [0.5]), tonic_volatility=-5.0)  # 3: value parent of 2
+        .add_nodes(volatility_children=([2, 3], [0.7, 0.4]), tonic_volatility=-4.0)
+        .add_nodes(volatility_children=([1], [0.3]), tonic_volatility=-3.0)  # on an input
+    )
+
+
+def _max_rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+needs_native = pytest.mark.skipif(not native.available(), reason="no C compiler")
+
+
+# ------------------------------------------------------------------------- backends agree
+@needs_native
+@pytest.mark.parametrize("missing", [False, True])
+def test_native_matches_eager_on_a_rich_network(missing: bool) -> None:
+    net = _rich_network()
+    rng = np.random.default_rng(3)
+    u = np.stack([_walk(120, 4, batch=3), _walk(120, 5, batch=3)], axis=-1)
+    dt = rng.uniform(0.5, 1.5, (3, 120))
+    observed = (rng.random((3, 120, 2)) > 0.2).astype(float) if missing else None
+    kw = dict(time_steps=dt, observed=observed, surprise=("nlpd",))
+    a = net.filter(u, backend="native", **kw)
+    b = net.filter(u, backend="eager", **kw)
+    # float64 through a different evaluation order: agreement to ~1e-13 relative
+    assert _max_rel(a.log_likelihood, b.log_likelihood) < 1e-11
+    for node in a.node_trajectories:
+        for q, v in a.node_trajectories[node].items():
+            assert _max_rel(v, b.node_trajectories[node][q]) < 1e-10, (node, q)
+
+
+@needs_native
+def test_binary_layout_native_matches_eager_in_float32() -> None:
+    hgf = HGF(n_levels=3, model_type="binary", tonic_volatility={"2": -3.0, "3": -5.0})
+    u = torch.tensor(_binary(), dtype=torch.float32)
+    a = hgf.filter(u, backend="native")
+    b = hgf.filter(u, backend="eager")
+    assert a.log_likelihood.dtype == torch.float32
+    assert float(abs(a.log_likelihood - b.log_likelihood)) < 1e-4 * float(abs(b.log_likelihood))
+
+
+# -------------------------------------------------------------------------------- batches
+def test_series_and_parameter_batches_equal_one_by_one() -> None:
+    u = _walk(150, batch=4)
+    omegas = torch.tensor([-6.0, -5.0, -4.0, -3.0], dtype=torch.float64)
+    hgf = HGF(n_levels=2, tonic_volatility={"1": -4.0, "2": omegas})
+    batched = hgf.filter(u)
+    for b in range(4):
+        one = HGF(n_levels=2, tonic_volatility={"1": -4.0, "2": float(omegas[b])}).filter(u[b])
+        assert one.log_likelihood == pytest.approx(batched.log_likelihood[b], rel=1e-12)
+        np.testing.assert_allclose(
+            one.node_trajectories[2]["mean"], batched.node_trajectories[2]["mean"][b], rtol=1e-12
+        )
+    # one series broadcast over many parameter settings
+    shared = hgf.filter(u[0])
+    assert shared.log_likelihood.shape == (4,)
+    assert shared.log_likelihood[3] == pytest.approx(
+        HGF(n_levels=2, tonic_volatility={"1": -4.0, "2": -3.0}).filter(u[0]).log_likelihood
+    )
+
+
+def test_numpy_in_numpy_out_tensor_in_tensor_out() -> None:
+    hgf = HGF()
+    u = _walk(50)
+    assert isinstance(hgf.filter(u).log_likelihood, np.floating | float | np.ndarray)
+    t = hgf.filter(torch.tensor(u))
+    assert isinstance(t.log_likelihood, torch.Tensor)
+    assert t.node_trajectories[1]["mean"].shape == (50,)
+
+
+def test_beliefs_can_be_skipped_and_totals_remain() -> None:
+    hgf = HGF()
+    u = _walk(80)
+    lean = hgf.filter(u, beliefs=False, surprise=("nlpd", "pyhgf"))
+    full = hgf.filter(u, surprise=("nlpd", "pyhgf"))
+    assert lean.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-12)
+    assert lean.surprise("pyhgf") == pytest.approx(full.surprise("pyhgf"), rel=1e-12)
+    with pytest.raises(KeyError, match="beliefs=True"):
+        lean.node_trajectories  # noqa: B018
+    np.testing.assert_allclose(
+        full.surprise_per_step("nlpd").sum(), full.surprise("nlpd"), rtol=1e-12
+    )
+
+
+# --------------------------------------------------------------- what the surprise means
+def test_log_likelihood_is_the_one_step_predictive_density() -> None:
+    """Step 0: u ~ N(μ̂₁, 1/π̂₁ + 1/π_u) exactly; pyhgf's surprise leaves out 1/π_u."""
+    hgf = HGF(
+        n_levels=2,
+        initial_mean={"1": 0.3},
+        initial_precision={"1": 2.0, "2": 1.0},
+        tonic_volatility={"1": -2.0, "2": -4.0},
+        continuous_precision=5.0,
+    )
+    u = np.array([1.1])
+    res = hgf.filter(u, surprise=("nlpd", "pyhgf"))
+    mu_hat = 0.3
+    var_hat = 1 / 2.0 + math.exp(-2.0 + 1.0 * 0.0)  # 1/π + Ω with x2's predicted mean 0
+    expect = stats.norm.logpdf(1.1, mu_hat, math.sqrt(var_hat + 1 / 5.0))
+    assert res.log_likelihood == pytest.approx(expect, rel=1e-12)
+    pyhgf = -stats.norm.logpdf(1.1, mu_hat, math.sqrt(var_hat))
+    assert res.surprise("pyhgf") == pytest.approx(pyhgf, rel=1e-12)
+
+
+def test_binary_likelihood_is_bernoulli_of_the_prediction() -> None:
+    hgf = HGF(n_levels=2, model_type="binary", initial_mean={"2": 0.7})
+    res = hgf.filter(np.array([1.0, 0.0]))
+    p0 = 1 / (1 + math.exp(-0.7))
+    first = res.surprise_per_step()[0]
+    assert first == pytest.approx(-math.log(p0), rel=1e-12)
+
+
+# ------------------------------------------------------------------------- bad parameters
+def test_invalid_parameters_raise_naming_series_step_node_and_quantity() -> None:
+    u = _walk(300)
+    hgf = HGF(n_levels=3)  # pyhgf's defaults break on this series at some step
+    with pytest.raises(NonFiniteError, match=r"at step \d+, node 3's posterior precision") as e:
+        hgf.filter(u)
+    assert e.value.step is not None and e.value.part == "node 3 precision"
+
+
+def test_invalid_series_can_be_marked_while_the_others_are_kept() -> None:
+    u = _walk(300)
+    omegas = torch.tensor([-5.0, -3.0, -6.0], dtype=torch.float64)  # ω₂ = −3 breaks here
+    hgf = HGF(n_levels=3, tonic_volatility={"1": -4.0, "2": omegas, "3": -4.0})
+    with pytest.raises(NonFiniteError, match="series 1"):
+        hgf.filter(u)
+    res = hgf.filter(u, on_invalid="mark")
+    assert res.is_valid.tolist() == [True, False, True]
+    assert math.isinf(res.surprise()[1])
+    assert res.first_invalid_step[1] > 0
+    alone = HGF(n_levels=3, tonic_volatility={"1": -4.0, "2": -6.0, "3": -4.0}).filter(u)
+    assert res.log_likelihood[2] == pytest.approx(alone.log_likelihood, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("inputs", "error", "pattern"),
+    [
+        (np.array([0.1, np.nan, 0.3]), ValidationError, "inputs holds 1 non-finite"),
+        (np.array([0.1, np.inf]), ValidationError, "non-finite"),
+        (np.zeros((2, 3, 2)), ShapeError, "2 input column"),
+        (np.zeros((2, 0)), ValidationError, "no time steps"),
+        (np.zeros((1, 2, 3, 4)), ShapeError, "dimension"),
+        (["a", "b"], ValidationError, "numbers"),
+    ],
+)
+def test_bad_inputs_get_clear_errors(inputs: object, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        HGF().filter(inputs)
+
+
+def test_binary_model_rejects_non_binary_inputs() -> None:
+    with pytest.raises(ValidationError, match=r"binary and takes only 0 and 1; got 0.5"):
+        HGF(n_levels=3, model_type="binary").filter(np.array([0.0, 1.0, 0.5]))
+
+
+def test_other_arguments_are_checked() -> None:
+    hgf = HGF()
+    u = _walk(10)
+    with pytest.raises(ValidationError, match="time_steps must be positive"):
+        hgf.filter(u, time_steps=np.r_[np.ones(9), 0.0])
+    with pytest.raises(ShapeError, match="time_steps has shape"):
+        hgf.filter(u, time_steps=np.ones(3))
+    with pytest.raises(ValidationError, match="observed must hold 0"):
+        hgf.filter(u, observed=np.full(10, 0.5))
+    with pytest.raises(ShapeError, match="observed has shape"):
+        hgf.filter(u, observed=np.ones(4))
+    with pytest.raises(ConfigError, match="surprise must be one of"):
+        hgf.filter(u, surprise="bits")
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        hgf.filter(u, backend="jax")
+    with pytest.raises(ConfigError, match="on_invalid must be one of"):
+        hgf.filter(u, on_invalid="ignore")
+    with pytest.raises(ShapeError, match="3 series but the parameters hold 2"):
+        HGF(tonic_volatility={"2": torch.tensor([-4.0, -3.0])}).filter(_walk(10, batch=3))
+
+
+def test_unknown_names_and_out_of_domain_parameters_get_clear_errors() -> None:
+    with pytest.raises(ConfigError, match=r"unknown parameter name 'tonic_volatilty_2'.*Did you"):
+        HGF().set_parameter("tonic_volatilty_2", -3.0)
+    with pytest.raises(ConfigError, match="initial_mean: unknown level '4'"):
+        HGF(n_levels=3, initial_mean={"4": 0.0})
+    with pytest.raises(ConfigError, match="precision must be a positive"):
+        HGF(initial_precision={"1": -1.0})
+    with pytest.raises(ConfigError, match="input_precision must be positive"):
+        HGF().set_parameter("input_precision", torch.tensor([1.0, 0.0]))
+    with pytest.raises(ConfigError, match="model_type must be one of"):
+        HGF(model_type="categorical")
+    with pytest.raises(ConfigError, match="n_levels must be an integer"):
+        HGF(n_levels=1)
+    with pytest.raises(ConfigError, match=r"unknown parameter.*for a continuous-state node"):
+        Network().add_nodes(tonic_volatility=-3.0, volatility=1.0)
+    with pytest.raises(ConfigError, match="node 3 does not exist"):
+        Network().add_nodes().add_nodes(value_children=3)
+    with pytest.raises(ConfigError, match="binary-state node is an input"):
+        Network().add_nodes().add_nodes(kind="binary-state", value_children=0)
+    with pytest.raises(ConfigError, match="update_type must be one of"):
+        Network("unbounded")
+    with pytest.raises(ConfigError, match="unknown HGF layout"):
+        HGF.from_name("gaussian3")
+
+
+def test_parameter_names_follow_pyhgf() -> None:
+    cont = HGF(n_levels=3)
+    assert {"input_precision", "tonic_volatility_3", "volatility_coupling_2"} <= set(
+        cont.parameter_names()
+    )
+    binary = HGF.from_name("binary3")
+    names = binary.parameter_names()
+    assert names["tonic_volatility_2"] == ("tonic_volatility", 1)  # level 2 is node 1
+    assert names["volatility_coupling_2"] == ("volatility_coupling", 1, 2)
+    assert "input_precision" not in names
+
+
+# -------------------------------------------------------------- sampling, plots, fallback
+def test_posterior_predictive_samples_have_the_predictive_mean() -> None:
+    hgf = HGF(tonic_drift={"1": 0.05})
+    res = hgf.filter(_walk(100))
+    draws = res.sample_predictive(3, n_samples=20000, seed=0)
+    assert draws.inputs.shape == (20000, 3)
+    mean1 = res.final_beliefs()[1][0]
+    # E[u_{T+1}] = μ₁ + ρ₁ exactly; 5 Monte Carlo standard errors
+    se = draws.inputs[:, 0].std() / math.sqrt(20000)
+    assert abs(draws.inputs[:, 0].mean() - (mean1 + 0.05)) < 5 * se
+    again = res.sample_predictive(3, n_samples=20000, seed=0)
+    np.testing.assert_array_equal(draws.inputs, again.inputs)
+    binary = HGF(n_levels=3, model_type="binary").filter(_binary())
+    coins = binary.sample_predictive(5, n_samples=10, seed=1).inputs
+    assert set(np.unique(coins)) <= {0.0, 1.0}
+
+
+def test_figures_are_written(tmp_path: Path) -> None:
+    from latentinfer.plots import plot_surprise
+
+    res = HGF(n_levels=3, model_type="binary").filter(_binary())
+    assert res.plot_trajectories(tmp_path / "beliefs.png").stat().st_size > 10_000
+    many = HGF().filter(_walk(50, batch=8))
+    assert plot_surprise(many, tmp_path / "surprise.png").is_file()
+
+
+def test_eager_backend_is_used_without_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "available", lambda: False)
+    res = HGF().filter(_walk(20))
+    assert res.backend == "eager"
+    with pytest.raises(ConfigError, match="needs a C compiler"):
+        HGF().filter(_walk(20), backend="native")
+
+
+@needs_native
+def test_kernels_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LATENTINFER_CACHE", str(tmp_path))
+    native.compile_kernel.cache_clear()
+    HGF(n_levels=4).filter(_walk(20), beliefs=False)
+    libs = list((tmp_path / "kernels").glob("hgf_*.so"))
+    assert len(libs) == 1
+    native.compile_kernel.cache_clear()
+    before = libs[0].stat().st_mtime_ns
+    HGF(n_levels=4).filter(_walk(20), beliefs=False)
+    assert libs[0].stat().st_mtime_ns == before  # loaded, not rebuilt
+    assert not list((tmp_path / "kernels").glob("tmp*"))  # no half-written files left
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_filter_matches_cpu() -> None:  # pragma: no cover - no GPU in CI
+    u = torch.tensor(_walk(100, batch=4))
+    cpu = HGF().filter(u)
+    gpu = HGF().filter(u.cuda())
+    assert gpu.backend == "eager"
+    torch.testing.assert_close(gpu.log_likelihood.cpu(), cpu.log_likelihood, rtol=1e-10, atol=0)
