@@ -82,7 +82,7 @@ def as_tensor(
             )
         if arr.dtype.kind == "b":
             arr = arr.astype(np.int64)
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))  # keeps 0-d as 0-d
     if t.dtype == torch.bool:
         t = t.to(torch.int64)
     if t.is_complex():
