@@ -469,6 +469,59 @@ def hgf_speed(d: dict[str, Any]) -> str:
     )
 
 
+def _which(flags: dict[str, bool]) -> str:
+    good = [f"κ = {k}" for k, v in flags.items() if v]
+    bad = [f"κ = {k}" for k, v in flags.items() if not v]
+    return ", ".join(good) + (f" (not at {', '.join(bad)})" if bad else "") if good else "none"
+
+
+def ivl_simulation(d: dict[str, Any]) -> str:
+    lin, methods, anchors = d["linear"], d["methods"], d["anchors"]
+    rows = []
+    for k, block in lin.items():
+        cells = [f"{block[a]['mean']:.3g} ± {block[a]['se']:.2g}" for a in methods]
+        anchor = anchors.get(k, {})
+        paper = ", ".join(f"{a} {v:g}" for a, v in anchor.items()) if anchor else None
+        rows.append([k, *cells, d["alpha_cv"][k]["median"], paper])
+    verdict = "reproduced" if d["claim_reproduced"] else "NOT reproduced"
+    worst = max(
+        abs(lin[k][a]["mean"] / v - 1) for k, anchor in anchors.items() for a, v in anchor.items()
+    )
+    parts = [
+        "**Claim** (Akbar et al., NeurIPS 2025): outcome-invariant data augmentation lowers "
+        "confounding bias (DA+ERM never worse than ERM), and treating the augmentation "
+        "parameters as an IV-like instrument (DA+IVL) lowers it further, below DA+ERM and "
+        "below 2SLS with the same instrument (DA+IV, under-identified here).",
+        f"**Result** (ordering {verdict}): DA+ERM ≤ ERM at every κ, and DA+IVL (α = 0.01) "
+        "below DA+ERM and 2SLS at every κ > 0: "
+        + _which(d["ordering_holds"])
+        + "; the rank order of the four methods equals the notes' recomputed anchors at "
+        + _which(d["rank_order_matches_anchors"])
+        + f". Largest relative gap between our means and the anchors: {worst:.0%}.",
+        f"Linear Gaussian simulation, m = {d['setting']['m']}, n = {d['setting']['n']}, "
+        f"γ = {d['setting']['gamma']}, augmentation along the null space of fᵀ, "
+        f"{d['setting']['trials']} trials per κ; mean nCER ± standard error (0: the causal "
+        "solution, 1: the null effect); CV chooses α by the held-out IV risk:",
+        _table(["κ", *methods, "median CV α", "anchors (mean nCER)"], rows),
+    ]
+    nl = d.get("nonlinear")
+    if nl:
+        nrows = [
+            [a, f"{s['mean']:.3g} ± {s['se']:.2g}", s["median"]] for a, s in nl["results"].items()
+        ]
+        parts += [
+            f"Nonlinear setting with the neural IVL (Y = {nl['function']}(T) + 5C + noise, "
+            f"T = 2C + noise, n = {nl['n']}, shifts by 2π·{{−1, 0, 1}}, MLP 64-64, "
+            f"{nl['trials']} trials; nCER on fresh treatments):",
+            _table(["method", "nCER (mean ± SE)", "median"], nrows),
+            "Augmentation removes most of the confounding; the IV-like step adds little here "
+            "(the instrument gives two moments, E[r] = 0 and E[G r] = 0, for a whole function), "
+            "and its gain over DA+ERM depends on α and lies within the trial-to-trial noise.",
+        ]
+    parts.append(_footer(d))
+    return "\n\n".join(parts)
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("ARD-VAE finds the true dimensionality", "ard_relevance", ard),
     ("Posterior collapse in conditional and hierarchical VAEs", "collapse", collapse),
@@ -478,6 +531,11 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("HGF speed against pyhgf 0.2.12", "hgf_speed", hgf_speed),
     ("MoPPS prompt selection with a streaming Beta-Bernoulli filter", "mopps_filter", mopps),
     ("NIW-Meta few-shot meta-learning (Kim & Hospedales)", "niw_fewshot", niw_fewshot),
+    (
+        "IV-like regression with outcome-invariant augmentation (Akbar et al.)",
+        "ivl_simulation",
+        ivl_simulation,
+    ),
 ]
 
 

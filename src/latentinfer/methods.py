@@ -237,6 +237,51 @@ METHODS: tuple[Method, ...] = (
         benchmark="benchmarks/bayes/niw_fewshot.py",
         maturity="stable",
     ),
+    Method(
+        name="ivl",
+        family="causal",
+        kind="estimator",
+        paper="An Analysis of Causal Effect Estimation using Outcome Invariant Data Augmentation",
+        year=2025,
+        arxiv="2510.25128",
+        object_path="latentinfer.causal.IVL",
+        inference="IV-like regression: augmentation parameters as instrument, closed-form "
+        "minimiser of ‖P_G r‖² + α‖r‖² (thin QR), α by cross-validated held-out IV risk",
+        diagnostics=(),
+        test="tests/causal/test_iv.py",
+        benchmark="benchmarks/causal/ivl_simulation.py",
+        # reproduces the linear simulation's ordering and recomputed anchors
+        maturity="stable",
+    ),
+    Method(
+        name="da_erm",
+        family="causal",
+        kind="estimator",
+        paper="An Analysis of Causal Effect Estimation using Outcome Invariant Data Augmentation",
+        year=2025,
+        arxiv="2510.25128",
+        object_path="latentinfer.causal.DAERM",
+        inference="least squares on outcome-invariantly augmented treatments",
+        diagnostics=(),
+        test="tests/causal/test_iv.py",
+        benchmark="benchmarks/causal/ivl_simulation.py",
+        maturity="stable",
+    ),
+    Method(
+        name="neural_ivl",
+        family="causal",
+        kind="estimator",
+        paper="An Analysis of Causal Effect Estimation using Outcome Invariant Data Augmentation",
+        year=2025,
+        arxiv="2510.25128",
+        object_path="latentinfer.causal.NeuralIVL",
+        inference="MLP trained by Adam on the IVL risk with the projection per mini-batch",
+        diagnostics=(),
+        test="tests/causal/test_iv.py",
+        benchmark="benchmarks/causal/ivl_simulation.py",
+        # nonlinear setting: α = 1 slightly ahead of DA+ERM, within noise; α = 0.1 behind
+        maturity="experimental",
+    ),
 )
 
 
