@@ -33,14 +33,19 @@ err_console = Console(stderr=True)
 
 
 def _add_family_apps() -> None:
-    from latentinfer import cli_hgf
+    from latentinfer import cli_causal, cli_hgf
 
     app.add_typer(cli_hgf.app, name="hgf")
+    app.add_typer(cli_causal.app, name="causal")
 
 
 _add_family_apps()
 #: Methods fitted by a family's own command (``latentinfer fit NAME ...`` forwards to it).
-FAMILY_FIT = {"hgf": ("hgf", "fit")}
+FAMILY_FIT = {
+    "hgf": ("hgf", "fit"),
+    "vluci": ("causal", "fit", "vluci"),
+    "cevae": ("causal", "fit", "cevae"),
+}
 
 RUN_CONFIG = "config.json"
 
@@ -301,8 +306,7 @@ def fit(
     (see ``latentinfer hgf fit --help``).
     """
     if model in FAMILY_FIT:
-        group, command = FAMILY_FIT[model]
-        forwarded = [group, command, "--data", data, *ctx.args, *_given_options(ctx)]
+        forwarded = [*FAMILY_FIT[model], "--data", data, *ctx.args, *_given_options(ctx)]
         app(forwarded, standalone_mode=False)
         return
     if ctx.args:
@@ -349,12 +353,24 @@ def fit(
 
 
 def _given_options(ctx: typer.Context) -> list[str]:
-    """The `fit` options the user typed that a family command may also take."""
+    """The `fit` options the user typed, as flags for the family command they go to.
+
+    Repeatable options repeat their flag; booleans become ``--name``/``--no-name``. A
+    family command that does not take one of them rejects it with its own message.
+    """
     out: list[str] = []
-    for name in ("seed", "run_dir"):
+    for name, value in ctx.params.items():
         source = ctx.get_parameter_source(name)
-        if source is not None and source.name == "COMMANDLINE":
-            out += [f"--{name.replace('_', '-')}", str(ctx.params[name])]
+        if name in ("model", "data") or source is None or source.name != "COMMANDLINE":
+            continue
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            out.append(flag if value else f"--no-{name.replace('_', '-')}")
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                out += [flag, str(v)]
+        else:
+            out += [flag, str(value)]
     return out
 
 

@@ -66,6 +66,9 @@ _VAE_DIAGNOSTICS = (
     "dci",
 )
 
+#: the diagnostics that apply to the causal latent models (rows [x, t, y], no images)
+_CAUSAL_LATENT_DIAGNOSTICS = ("run_activity", "run_collapse", "run_mean_vs_sampled")
+
 METHODS: tuple[Method, ...] = (
     Method(
         name="vae",
@@ -266,6 +269,38 @@ METHODS: tuple[Method, ...] = (
         test="tests/causal/test_iv.py",
         benchmark="benchmarks/causal/ivl_simulation.py",
         maturity="stable",
+    ),
+    Method(
+        name="cevae",
+        family="causal",
+        kind="model",
+        paper="Causal Effect Inference with Deep Latent-Variable Models",
+        year=2017,
+        arxiv="1705.08821",
+        object_path="latentinfer.causal.CEVAE",
+        inference="amortised variational inference of a latent confounder from (x, t, y), "
+        "with auxiliary q(t | x), q(y | t, x) for new rows",
+        diagnostics=_CAUSAL_LATENT_DIAGNOSTICS,
+        test="tests/causal/test_latent_confounders.py",
+        benchmark="benchmarks/causal/vluci_synthetic.py",
+        # the baseline VLUCI improves on; fragile across seeds, as the notes say
+        maturity="stable",
+    ),
+    Method(
+        name="vluci",
+        family="causal",
+        kind="model",
+        paper="VLUCI: Variational Learning of Unobserved Confounders for Counterfactual "
+        "Inference",
+        year=2023,
+        arxiv="2308.00904",
+        object_path="latentinfer.causal.VLUCI",
+        inference="doubly variational: q(U | R, M, T, Y) by an importance-weighted bound on "
+        "p(M, T, Y | R), q(U | R, M) by KL to it; plug-in base fits on posterior draws of U",
+        diagnostics=_CAUSAL_LATENT_DIAGNOSTICS,
+        test="tests/causal/test_latent_confounders.py",
+        benchmark="benchmarks/causal/vluci_synthetic.py",
+        maturity="experimental",
     ),
     Method(
         name="neural_ivl",

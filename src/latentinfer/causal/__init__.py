@@ -58,3 +58,11 @@ __all__ = [
     "nonlinear_invariance_sem",
     "projection_basis",
 ]
+
+# Latent confounders (CEVAE, VLUCI), base estimators and metrics
+from latentinfer.causal import metrics
+from latentinfer.causal.cevae import CEVAE
+from latentinfer.causal.learners import OLS, SLearner, TLearner
+from latentinfer.causal.vluci import VLUCI
+
+__all__ += ["CEVAE", "OLS", "VLUCI", "SLearner", "TLearner", "metrics"]

@@ -12,6 +12,8 @@ name                what
 ``linear``          x = A z + noise, ``n_relevant`` known relevant dimensions
 ``nonlinear``       x = W2 tanh(W1 z + b1) + noise, a random 2-layer tanh network
 ``linear_gaussian`` probabilistic PCA data with exact marginal N(0, W Wᵀ + σ² I)
+``confounded``      treatment data with a hidden confounder (and ``confounded_proxies``)
+``ihdp``            IHDP covariates with Hill's surface B (a local CSV or EconML's copy)
 =================== ===================================================================
 
 Example:
@@ -25,6 +27,13 @@ Example:
 """
 
 # Importing the loader modules registers their data sets.
+from latentinfer.data.causal import (
+    CausalSample,
+    causal_sample,
+    load_confounded,
+    load_confounded_proxies,
+    load_ihdp,
+)
 from latentinfer.data.digits import load_digits
 from latentinfer.data.fewshot import Episode, FewShotTask
 from latentinfer.data.glyphs import load_glyphs
@@ -33,14 +42,19 @@ from latentinfer.data.sprites import load_sprites, render_sprites
 from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
 
 __all__ = [
+    "CausalSample",
     "Dataset",
     "Episode",
     "FewShotTask",
     "available",
+    "causal_sample",
     "describe",
     "load",
+    "load_confounded",
+    "load_confounded_proxies",
     "load_digits",
     "load_glyphs",
+    "load_ihdp",
     "load_linear",
     "load_linear_gaussian",
     "load_nonlinear",

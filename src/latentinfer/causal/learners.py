@@ -1,0 +1,202 @@
+"""Simple base estimators: meta-learners over any regressor, and least squares.
+
+These are the estimators a user would try first, and the base estimators VLUCI's plug-in
+augments with posterior samples of the hidden confounder:
+
+- :class:`TLearner`: one regression of Y on the covariates per arm; τ̂(x) = μ̂₁(x) − μ̂₀(x).
+- :class:`SLearner`: one regression of Y on ``[covariates, T]``; τ̂(x) = μ̂(x, 1) − μ̂(x, 0).
+- :class:`OLS`: least squares with T as a feature (a constant effect), optionally with T×X
+  interactions (an effect linear in X), with classical confidence intervals.
+
+A "regressor" is any object with ``fit(X, y)`` and ``predict(X)`` (scikit-learn's, or
+yours); each arm gets its own deep copy. All are binary-treatment
+:class:`~latentinfer.causal.base.CausalEstimator` s; the covariates are ``[X, W]``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, final
+
+import numpy as np
+import torch
+
+from latentinfer.causal._covariates import TrainingRows, effect_covariates
+from latentinfer.causal.base import CausalData, CausalEstimator
+from latentinfer.core.errors import ConfigError
+
+__all__ = ["OLS", "SLearner", "TLearner", "check_regressor"]
+
+
+def check_regressor(model: Any, *, name: str = "model") -> Any:
+    """Raise :class:`ConfigError` unless ``model`` has ``fit`` and ``predict``; return it."""
+    if not (callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))):
+        raise ConfigError(
+            f"{name} must be a regressor with fit(X, y) and predict(X) (e.g. scikit-learn's "
+            f"GradientBoostingRegressor()); got {model!r}."
+        )
+    return model
+
+
+class _Constant:
+    """The mean of y: the regression when there are no covariates."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _Constant:
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(x.shape[0], self.mean_)
+
+
+def _predict(model: Any, x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(model.predict(x), dtype=np.float64).reshape(-1))
+
+
+@final
+class TLearner(TrainingRows, CausalEstimator):
+    """T-learner: a separate regression of the outcome on the covariates in each arm.
+
+    τ̂(x) = μ̂₁(x) − μ̂₀(x), with μ̂ₜ fitted on the rows with ``T = t``.
+
+    Args:
+        model: the regressor for both arms (deep-copied per arm).
+        model_treated: a different regressor for the treated arm (``None``: ``model``).
+
+    Example:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from latentinfer.causal import TLearner
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(400, 2)); T = rng.integers(0, 2, 400)
+        >>> Y = X[:, 0] + T * (1 + X[:, 1]) + 0.1 * rng.normal(size=400)
+        >>> est = TLearner(LinearRegression()).fit(Y, T, X=X)
+        >>> round(est.ate(), 1)
+        1.0
+    """
+
+    def __init__(self, model: Any, *, model_treated: Any = None) -> None:
+        self.model = check_regressor(model)
+        self.model_treated = (
+            None if model_treated is None else check_regressor(model_treated, name="model_treated")
+        )
+
+    def _fit(self, data: CausalData) -> None:
+        c = data.covariates()
+        self.covariates_train_ = c
+        x, y, t = c.numpy(), data.Y.numpy(), data.T.numpy()
+        models = []
+        for arm, proto in ((0, self.model), (1, self.model_treated or self.model)):
+            m = _Constant() if x.shape[1] == 0 else copy.deepcopy(proto)
+            models.append(m.fit(x[t == arm], y[t == arm]))
+        self.models_ = tuple(models)
+
+    def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
+        x = effect_covariates(self, X).numpy()
+        m0, m1 = self.models_
+        return (T1 - T0) * (_predict(m1, x) - _predict(m0, x))
+
+
+@final
+class SLearner(TrainingRows, CausalEstimator):
+    """S-learner: one regression of the outcome on ``[covariates, T]``.
+
+    τ̂(x) = μ̂(x, 1) − μ̂(x, 0). A regressor that ignores T gives no effect at all, the
+    S-learner's known bias toward zero.
+
+    Args:
+        model: the regressor (deep-copied).
+
+    Example:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from latentinfer.causal import SLearner
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(300, 2)); T = rng.integers(0, 2, 300)
+        >>> Y = X[:, 0] + 2 * T + 0.1 * rng.normal(size=300)
+        >>> round(SLearner(LinearRegression()).fit(Y, T, X=X).ate(), 1)
+        2.0
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = check_regressor(model)
+
+    def _fit(self, data: CausalData) -> None:
+        c = data.covariates()
+        self.covariates_train_ = c
+        xt = torch.cat([c, data.T[:, None]], dim=1).numpy()
+        self.model_ = copy.deepcopy(self.model).fit(xt, data.Y.numpy())
+
+    def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
+        c = effect_covariates(self, X)
+        y0 = _predict(self.model_, torch.cat([c, T0[:, None]], dim=1).numpy())
+        y1 = _predict(self.model_, torch.cat([c, T1[:, None]], dim=1).numpy())
+        return y1 - y0
+
+
+@final
+class OLS(TrainingRows, CausalEstimator):
+    """Ordinary least squares with the treatment as a feature: Y ≈ α + τ·T + βᵀc.
+
+    The effect is the coefficient τ, the same for every row; with ``interactions=True``
+    the model adds T × (c − c̄) terms and the effect is τ + γᵀ(c − c̄), linear in the
+    covariates. Intervals are the classical ones for the effect (homoscedastic errors,
+    Student-t quantiles): they cover the *conditional mean* effect, not each row's own.
+
+    Args:
+        interactions: add treatment × covariate terms.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentinfer.causal import OLS
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(500, 3)); T = rng.integers(0, 2, 500)
+        >>> Y = X @ [1.0, -1.0, 0.5] + 2 * T + rng.normal(size=500)
+        >>> est = OLS().fit(Y, T, X=X)
+        >>> lo, hi = est.effect_interval(alpha=0.05)
+        >>> bool(abs(est.ate() - 2) < 0.3), bool(lo[0] < 2 < hi[0])  # 3+ standard errors
+        (True, True)
+    """
+
+    def __init__(self, *, interactions: bool = False) -> None:
+        if not isinstance(interactions, bool):
+            raise ConfigError(f"interactions must be True or False; got {interactions!r}.")
+        self.interactions = interactions
+
+    def _design(self, c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        parts = [torch.ones_like(t)[:, None], t[:, None], c]
+        if self.interactions:
+            parts.append(t[:, None] * (c - self.center_))
+        return torch.cat(parts, dim=1)
+
+    def _contrast(self, c: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
+        """Rows r with effect = r·θ: the design at T1 minus the design at T0."""
+        return self._design(c, t1) - self._design(c, t0)
+
+    def _fit(self, data: CausalData) -> None:
+        c = data.covariates()
+        self.covariates_train_ = c
+        self.center_ = c.mean(0)
+        a = self._design(c, data.T).numpy()
+        y = data.Y.numpy()
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        resid = y - a @ coef
+        rank = int(np.linalg.matrix_rank(a))
+        self.dof_ = max(1, a.shape[0] - rank)
+        sigma2 = float(resid @ resid) / self.dof_
+        self.coef_ = torch.as_tensor(coef)
+        self.cov_ = torch.as_tensor(sigma2 * np.linalg.pinv(a.T @ a))
+
+    def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
+        return self._contrast(effect_covariates(self, X), T0, T1) @ self.coef_
+
+    def _effect_interval(
+        self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor, alpha: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        from scipy.stats import t as student_t
+
+        r = self._contrast(effect_covariates(self, X), T0, T1)
+        mid = r @ self.coef_
+        se = torch.sqrt(torch.clamp(((r @ self.cov_) * r).sum(1), min=0.0))
+        q = float(student_t.ppf(1 - alpha / 2, self.dof_))
+        return mid - q * se, mid + q * se

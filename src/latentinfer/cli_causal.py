@@ -1,0 +1,295 @@
+"""``latentinfer causal``: fit treatment-effect estimators on a data set or a CSV file.
+
+``latentinfer fit vluci ...`` (and ``cevae``) is the same as ``latentinfer causal fit vluci ...``.
+
+Data: a registered treatment-effect data set (``confounded``, ``confounded_proxies``,
+``ihdp``; options through ``--data-option KEY=VALUE``) or a CSV file whose columns are the
+outcome (``--outcome``), the binary treatment (``--treatment``) and covariates (every other
+column, or those named by ``--covariate``). Where the true effects are known (the
+registered data sets), the run reports √PEHE and the ATE error within sample (the fitting
+rows) and out of sample (``--test-fraction`` of the rows, held out).
+
+A run folder holds ``config.json``, ``effects.csv`` (one row per fitting row: effect,
+interval, true effect when known), ``summary.json`` and, for the latent models, their
+training metrics, checkpoints and the fitted model.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from latentinfer.core.errors import ConfigError, ValidationError
+
+app = typer.Typer(
+    name="causal",
+    help="Treatment-effect estimators with hidden confounders: VLUCI, CEVAE, meta-learners.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(soft_wrap=True)
+
+METHODS = ("vluci", "cevae", "ols", "tlearner", "slearner")
+BASES = ("linear", "gbm", "none")
+#: the latent models: trained through the core loop, saved to the run folder
+LATENT = ("vluci", "cevae")
+
+
+def _regressor(name: str, seed: int) -> Any:
+    if name == "linear":
+        from sklearn.linear_model import LinearRegression
+
+        return LinearRegression()
+    if name == "gbm":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return HistGradientBoostingRegressor(random_state=seed)
+    return None
+
+
+def make_estimator(
+    method: str,
+    *,
+    base: str,
+    proxies: tuple[int, ...] | None,
+    options: dict[str, Any],
+    seed: int,
+) -> Any:
+    """The estimator ``method`` with its command-line options."""
+    from latentinfer import causal
+
+    if method not in METHODS:
+        raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+    if base not in BASES:
+        raise ConfigError(f"--base {base!r} is not one of {', '.join(BASES)}.")
+    regressor = _regressor(base, seed)
+    if method in ("tlearner", "slearner") and regressor is None:
+        raise ConfigError(f"{method} needs a regressor: --base linear or --base gbm.")
+    factories: dict[str, Callable[[], Any]] = {
+        "vluci": lambda: causal.VLUCI(
+            base_estimator=regressor, proxies=proxies, seed=seed, **options
+        ),
+        "cevae": lambda: causal.CEVAE(seed=seed, **options),
+        "ols": lambda: causal.OLS(**options),
+        "tlearner": lambda: causal.TLearner(regressor, **options),
+        "slearner": lambda: causal.SLearner(regressor, **options),
+    }
+    try:
+        return factories[method]()
+    except TypeError as exc:
+        raise ConfigError(f"--model-option for {method}: {exc}") from None
+
+
+def gives_intervals(estimator: Any) -> bool:
+    """Whether ``estimator`` overrides the contract's ``_effect_interval`` (gives intervals)."""
+    from latentinfer.causal.base import CausalEstimator
+
+    return type(estimator)._effect_interval is not CausalEstimator._effect_interval
+
+
+def read_csv(path: Path, *, outcome: str, treatment: str, covariates: list[str] | None) -> Any:
+    """``(Y, T, X, names)`` from a CSV file with a header row."""
+    if not path.is_file():
+        raise ValidationError(f"--data {str(path)!r} is not a file or a data set name.")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    if not rows:
+        raise ValidationError(f"--data {str(path)!r} has no rows.")
+    for flag, col in (("--outcome", outcome), ("--treatment", treatment)):
+        if col not in fields:
+            raise ValidationError(
+                f"{flag} {col!r} is not a column of {str(path)!r}; its columns are {fields}."
+            )
+    names = covariates or [c for c in fields if c not in (outcome, treatment)]
+    missing = [c for c in names if c not in fields]
+    if missing:
+        raise ValidationError(f"--covariate {missing} not in {str(path)!r} (columns: {fields}).")
+    table = np.empty((len(rows), 2 + len(names)))
+    for i, row in enumerate(rows):
+        for j, col in enumerate([outcome, treatment, *names]):
+            raw = (row.get(col) or "").strip()
+            try:
+                table[i, j] = float(raw)
+            except ValueError:
+                raise ValidationError(
+                    f"--data {str(path)!r}, line {i + 2}: column {col!r} holds {raw!r}, not a "
+                    "number."
+                ) from None
+    return table[:, 0], table[:, 1], table[:, 2:], names
+
+
+def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if not 0.0 <= test_fraction < 1.0:
+        raise ConfigError(f"--test-fraction must be in [0, 1); got {test_fraction}.")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = round(n * test_fraction)
+    if n - n_test < 10:
+        raise ConfigError(f"{n - n_test} fitting row(s) are too few; lower --test-fraction.")
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def _parse_proxies(raw: str | None, known: tuple[int, ...]) -> tuple[int, ...] | None:
+    if raw is None or raw == "auto":
+        return known or None
+    if raw == "none":
+        return None
+    try:
+        return tuple(int(v) for v in raw.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--proxies takes auto, none or column indices like 5,6,7; got {raw!r}."
+        ) from None
+
+
+def _print(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+@app.command("fit")
+def fit(
+    method: Annotated[str, typer.Argument(help=f"One of {', '.join(METHODS)}.")],
+    data: Annotated[
+        str, typer.Option("--data", help="confounded, confounded_proxies, ihdp or a CSV file.")
+    ],
+    data_option: Annotated[
+        list[str] | None,
+        typer.Option("--data-option", help="Data set option KEY=VALUE (repeatable)."),
+    ] = None,
+    outcome: Annotated[str, typer.Option(help="CSV: the outcome column.")] = "y",
+    treatment: Annotated[str, typer.Option(help="CSV: the binary treatment column.")] = "t",
+    covariate: Annotated[
+        list[str] | None, typer.Option(help="CSV: covariate column (default: all others).")
+    ] = None,
+    base: Annotated[
+        str, typer.Option(help="Base regressor for VLUCI's plug-in and meta-learners.")
+    ] = "linear",
+    proxies: Annotated[
+        str | None,
+        typer.Option(help="VLUCI: proxy columns of X (auto: the data set's, none, or 5,6,7)."),
+    ] = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", help="Estimator option KEY=VALUE (repeatable)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Latent models: most epochs.")] = None,
+    alpha: Annotated[float, typer.Option(help="Intervals at level 1 − alpha.")] = 0.1,
+    test_fraction: Annotated[float, typer.Option(help="Rows held out for scoring.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the estimator.")] = 0,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/causal-METHOD-DATA-SEED).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Latent models: continue from the last checkpoint.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
+) -> None:
+    """Fit a treatment-effect estimator; write effects, intervals and scores to a run folder."""
+    from latentinfer import data as data_mod
+    from latentinfer.causal.metrics import score_effects
+    from latentinfer.cli import _parse_options
+    from latentinfer.core.validation import check_number
+
+    check_number(alpha, name="--alpha", low=0.0, high=1.0)
+    method = method.lower()
+    if method not in METHODS:
+        raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+    data_options = _parse_options(data_option, flag="--data-option")
+    ite = None
+    known_proxies: tuple[int, ...] = ()
+    if data in data_mod.available():
+        s = data_mod.causal_sample(data_mod.load(data, **data_options))
+        y, t, x, ite, known_proxies = s.Y, s.T, s.X, s.ite, s.proxy_columns
+        names = [f"x{j}" for j in range(x.shape[1])]
+    else:
+        if data_options:
+            raise ConfigError("--data-option applies to data set names, not CSV files.")
+        y, t, x, names = read_csv(
+            Path(data), outcome=outcome, treatment=treatment, covariates=covariate
+        )
+    fit_rows, test_rows = _split(len(y), test_fraction, seed)
+    estimator = make_estimator(
+        method,
+        base=base,
+        proxies=_parse_proxies(proxies, known_proxies) if method == "vluci" else None,
+        options=_parse_options(model_option, flag="--model-option"),
+        seed=seed,
+    )
+    label = Path(data).stem if Path(data).suffix else data
+    folder = run_dir or Path("runs") / f"causal-{method}-{label}-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "method": method,
+        "data": data,
+        "data_options": data_options,
+        "base": base,
+        "proxies": getattr(estimator, "proxies", None),
+        "test_fraction": test_fraction,
+        "alpha": alpha,
+        "seed": seed,
+        "n_fit": len(fit_rows),
+        "n_test": len(test_rows),
+        "covariates": names,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    fit_kwargs: dict[str, Any] = {}
+    if method in LATENT:
+        fit_kwargs = {"run_dir": folder, "resume": resume, "progress": progress}
+        if epochs is not None:
+            fit_kwargs["max_epochs"] = epochs
+    elif epochs is not None or resume:
+        raise ConfigError(f"--epochs and --resume apply to the latent models {LATENT}.")
+    started = time.time()
+    estimator.fit(y[fit_rows], t[fit_rows], X=x[fit_rows], **fit_kwargs)
+    seconds = time.time() - started
+    within = np.asarray(estimator.effect(), dtype=float)
+    lower = upper = None
+    if gives_intervals(estimator):
+        lower, upper = (np.asarray(v, dtype=float) for v in estimator.effect_interval(alpha=alpha))
+    summary: dict[str, Any] = {"method": method, "ate": float(within.mean()), "seconds": seconds}
+    if ite is not None:
+        scores = score_effects(within, ite[fit_rows], lower=lower, upper=upper).to_dict()
+        summary.update({f"{k}_within": v for k, v in scores.items() if v is not None})
+        if len(test_rows):
+            held = np.asarray(estimator.effect(x[test_rows]), dtype=float)
+            out = score_effects(held, ite[test_rows]).to_dict()
+            summary.update(
+                {f"{k}_out_of_sample": out[k] for k in ("sqrt_pehe", "ate_error", "true_ate")}
+            )
+    with (folder / "effects.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["row", "effect", "lower", "upper", "true_effect"])
+        for i, r in enumerate(fit_rows):
+            w.writerow(
+                [
+                    int(r),
+                    f"{within[i]:.6g}",
+                    "" if lower is None else f"{lower[i]:.6g}",
+                    "" if upper is None else f"{upper[i]:.6g}",
+                    "" if ite is None else f"{ite[r]:.6g}",
+                ]
+            )
+    if method in LATENT:
+        estimator.save(folder / "model")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    _print(
+        f"{method} on {label}: {len(fit_rows)} fitting rows, {len(test_rows)} held out",
+        [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in summary.items()],
+    )
+    console.print(f"run folder: {folder}")
