@@ -290,8 +290,7 @@ METHODS: tuple[Method, ...] = (
         name="vluci",
         family="causal",
         kind="model",
-        paper="VLUCI: Variational Learning of Unobserved Confounders for Counterfactual "
-        "Inference",
+        paper="VLUCI: Variational Learning of Unobserved Confounders for Counterfactual Inference",
         year=2023,
         arxiv="2308.00904",
         object_path="latentinfer.causal.VLUCI",
