@@ -33,10 +33,11 @@ err_console = Console(stderr=True)
 
 
 def _add_family_apps() -> None:
-    from latentinfer import cli_causal, cli_hgf
+    from latentinfer import cli_causal, cli_hgf, cli_reasoning
 
     app.add_typer(cli_hgf.app, name="hgf")
     app.add_typer(cli_causal.app, name="causal")
+    app.add_typer(cli_reasoning.app, name="reason")
 
 
 _add_family_apps()
@@ -504,7 +505,9 @@ def main() -> None:
     except LatentInferError as exc:
         if os.environ.get("LATENTINFER_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # messages may hold brackets: latentinfer[reasoning]
+
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -317,6 +317,92 @@ METHODS: tuple[Method, ...] = (
         # nonlinear setting: α = 1 slightly ahead of DA+ERM, within noise; α = 0.1 behind
         maturity="experimental",
     ),
+    Method(
+        name="sft",
+        family="reasoning",
+        kind="trainer",
+        paper="Show Your Work: Scratchpads for Intermediate Computation with Language Models",
+        year=2021,
+        arxiv="2112.00114",
+        object_path="latentinfer.reasoning.sft.SFT",
+        inference="supervised fine-tuning on gold rationales (scratchpads) or answers alone, "
+        "on the core training loop; greedy or self-consistency evaluation",
+        diagnostics=(),
+        test="tests/reasoning/test_sft.py",
+        benchmark="benchmarks/reasoning/arithmetic_rationale.py",
+        # reproduced: scratchpad SFT 1.00 held-out accuracy vs 0.20 direct (majority 0.18)
+        maturity="stable",
+    ),
+    Method(
+        name="reasoning_gap",
+        family="reasoning",
+        kind="estimator",
+        paper="Why think step by step? Reasoning emerges from the locality of experience",
+        year=2023,
+        arxiv="2304.03843",
+        object_path="latentinfer.reasoning.reasoning_gap.reasoning_gap",
+        inference="direct next-token probability vs free generation of intermediate "
+        "variables (averaged over samples) for held-out Bayes-net conditionals, against "
+        "exact enumeration",
+        diagnostics=(),
+        test="tests/reasoning/test_reasoning_gap.py",
+        benchmark="benchmarks/reasoning/reasoning_gap.py",
+        # at CPU scale free generation beats direct only modestly under local data (no gap
+        # under fully observed data, as in the paper): see docs/reproductions.md
+        maturity="experimental",
+    ),
+    Method(
+        name="star",
+        family="reasoning",
+        kind="trainer",
+        paper="STaR: Bootstrapping Reasoning With Reasoning",
+        year=2022,
+        arxiv="2203.14465",
+        object_path="latentinfer.reasoning.star.STaR",
+        inference="rejection sampling of correct rationales, rationalization of failures with "
+        "the answer as a hint; fine-tuning restarted from the base model each round",
+        diagnostics=(),
+        test="tests/reasoning/test_star.py",
+        benchmark="benchmarks/reasoning/trice_vs_star.py",
+        # without rationalization it improves on its base (0.357 → 0.396); with it, the
+        # tiny base's malformed hinted samples make it worse (0.274)
+        maturity="experimental",
+    ),
+    Method(
+        name="trice",
+        family="reasoning",
+        kind="trainer",
+        paper="Training Chain-of-Thought via Latent-Variable Inference",
+        year=2023,
+        arxiv="2312.02179",
+        object_path="latentinfer.reasoning.trice.TRICE",
+        inference="MCMC-EM: a persistent memory of one rationale per example, independence "
+        "Metropolis-Hastings proposals from the model, leave-one-out control-variate "
+        "gradient (latentinfer.inference.mcmc_em), optional systematic subsampling",
+        diagnostics=(),
+        test="tests/reasoning/test_trice.py",
+        benchmark="benchmarks/reasoning/trice_vs_star.py",
+        # beats STaR with rationalization, not STaR without; the CV does not lower the
+        # gradient variance at this scale (one correct scratchpad per question)
+        maturity="experimental",
+    ),
+    Method(
+        name="mopps_selection",
+        family="reasoning",
+        kind="filter",
+        paper="Can Prompt Difficulty be Online Predicted for Accelerating RL Finetuning of "
+        "Reasoning Models?",
+        year=2025,
+        arxiv="2507.04632",
+        object_path="latentinfer.reasoning.prompt_selection.MoPPSSelector",
+        inference="the bayes family's BetaBernoulliFilter (row mopps) choosing each step's "
+        "training prompts for STaR and TRICE; counts the rollouts",
+        diagnostics=(),
+        test="tests/reasoning/test_prompt_selection.py",
+        benchmark="benchmarks/reasoning/mopps_rollouts.py",
+        # no fewer rollouts than uniform in TRICE at this scale (see docs/reproductions.md)
+        maturity="experimental",
+    ),
 )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "LatentInferError",
+    "MissingDependencyError",
     "NonFiniteError",
     "NotFittedError",
     "ShapeError",
@@ -35,6 +36,10 @@ class ShapeError(ValidationError):
 
 class ConfigError(ValidationError):
     """A configuration option (hyperparameter, command-line flag) is not accepted."""
+
+
+class MissingDependencyError(LatentInferError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
 
 
 class NotFittedError(LatentInferError, AttributeError):

@@ -14,6 +14,7 @@ name                what
 ``linear_gaussian`` probabilistic PCA data with exact marginal N(0, W Wᵀ + σ² I)
 ``confounded``      treatment data with a hidden confounder (and ``confounded_proxies``)
 ``ihdp``            IHDP covariates with Hill's surface B (a local CSV or EconML's copy)
+``bayesnet``        joint samples of a random binary Bayes net (exact conditionals known)
 =================== ===================================================================
 
 Example:
@@ -27,6 +28,8 @@ Example:
 """
 
 # Importing the loader modules registers their data sets.
+from latentinfer.data.arithmetic import arithmetic_problems
+from latentinfer.data.bayesnet import BayesNet, load_bayesnet, random_bayes_net
 from latentinfer.data.causal import (
     CausalSample,
     causal_sample,
@@ -42,14 +45,17 @@ from latentinfer.data.sprites import load_sprites, render_sprites
 from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
 
 __all__ = [
+    "BayesNet",
     "CausalSample",
     "Dataset",
     "Episode",
     "FewShotTask",
+    "arithmetic_problems",
     "available",
     "causal_sample",
     "describe",
     "load",
+    "load_bayesnet",
     "load_confounded",
     "load_confounded_proxies",
     "load_digits",
@@ -60,6 +66,7 @@ __all__ = [
     "load_nonlinear",
     "load_sprites",
     "options",
+    "random_bayes_net",
     "register",
     "render_sprites",
 ]

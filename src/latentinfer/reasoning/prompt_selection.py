@@ -1,0 +1,217 @@
+"""Which training prompts a trainer rolls out next: uniformly, or by MoPPS.
+
+A trainer makes two calls per step::
+
+    idx = selector.select(batch_size)          # before the rollouts: (batch_size,) indices
+    selector.update(idx, successes, trials)    # after the rewards
+
+and reads ``selector.rollouts_``, the rollouts reported so far (the budget MoPPS saves).
+
+- :class:`UniformSelector`: ``batch_size`` distinct prompts uniformly at random.
+- :class:`MoPPSSelector`: model-predictive prompt selection (Qu et al., 2025). A Beta
+  belief over each prompt's success rate, updated from the rollouts' rewards at no model
+  cost, and Thompson sampling from a candidate pool to keep the prompts whose sampled rate
+  is nearest a target (0.5: the ones the policy sometimes solves). The belief and the
+  selection are the Bayesian family's :class:`~latentinfer.bayes.BetaBernoulliFilter` (one
+  implementation); this class only holds its random stream and the rollout count.
+
+Both are checkpointable (:meth:`~PromptSelector.state_dict`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Self, final
+
+import torch
+
+from latentinfer.bayes.beta_bernoulli import BetaBernoulliFilter
+from latentinfer.core.errors import ConfigError
+from latentinfer.core.seeding import make_generator
+from latentinfer.core.validation import check_choice, check_number
+
+__all__ = ["SELECTORS", "MoPPSSelector", "PromptSelector", "UniformSelector", "make_selector"]
+
+Tensor = torch.Tensor
+SELECTORS = ("uniform", "mopps")
+
+
+class PromptSelector(ABC):
+    """Base of the prompt selectors (subclass it; the subclasses are final).
+
+    Args:
+        n_prompts: the number of training prompts (indices 0..n_prompts−1).
+        seed: seeds the selector's own random stream.
+
+    Attributes:
+        rollouts_: trials reported through :meth:`update` so far.
+        steps_: calls to :meth:`update` so far.
+    """
+
+    name: str
+
+    def __init__(self, n_prompts: int, *, seed: int | None = 0) -> None:
+        self.n_prompts = check_number(n_prompts, name="n_prompts", low=1, integer=True)
+        self.seed = seed
+        self._generator = make_generator(seed)
+        self.rollouts_ = 0
+        self.steps_ = 0
+
+    def _check_batch(self, batch_size: int) -> int:
+        check_number(batch_size, name="batch_size", low=1, integer=True)
+        if batch_size > self.n_prompts:
+            raise ConfigError(
+                f"batch_size must be at most the number of prompts ({self.n_prompts}); "
+                f"got {batch_size}."
+            )
+        return batch_size
+
+    @abstractmethod
+    def select(self, batch_size: int) -> Tensor:
+        """``(batch_size,)`` int64 indices of distinct prompts to roll out next."""
+
+    def update(self, indices: Any, successes: Any, trials: Any) -> Self:
+        """Record ``successes`` out of ``trials`` rollouts for each of ``indices``.
+
+        Args:
+            indices: ``(B,)`` prompt indices (as returned by :meth:`select`).
+            successes: ``(B,)`` counts (or a number broadcast to them), 0 ≤ s ≤ trials.
+            trials: ``(B,)`` counts or an int (rollouts per prompt).
+        """
+        idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
+        k = torch.as_tensor(trials, dtype=torch.float64).expand(idx.shape)
+        self._absorb(idx, torch.as_tensor(successes, dtype=torch.float64), k)
+        self.rollouts_ += int(k.sum())
+        self.steps_ += 1
+        return self
+
+    def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
+        """Hook for selectors that learn from the rewards (checks included)."""
+        if bool(((indices < 0) | (indices >= self.n_prompts)).any()):
+            raise ConfigError(f"indices must lie in [0, {self.n_prompts - 1}].")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the selection exactly (JSON-able plus tensors)."""
+        return {
+            "name": self.name,
+            "rollouts": self.rollouts_,
+            "steps": self.steps_,
+            "generator": self._generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> Self:
+        """Restore what :meth:`state_dict` saved."""
+        if state.get("name") != self.name:
+            raise ConfigError(
+                f"selector state is for {state.get('name')!r}; this selector is {self.name!r}."
+            )
+        self.rollouts_ = int(state["rollouts"])
+        self.steps_ = int(state["steps"])
+        self._generator.set_state(torch.as_tensor(state["generator"], dtype=torch.uint8))
+        return self
+
+
+@final
+class UniformSelector(PromptSelector):
+    """``batch_size`` distinct prompts uniformly at random each step (the baseline)."""
+
+    name = "uniform"
+
+    def select(self, batch_size: int) -> Tensor:
+        b = self._check_batch(batch_size)
+        return torch.randperm(self.n_prompts, generator=self._generator)[:b]
+
+
+@final
+class MoPPSSelector(PromptSelector):
+    """MoPPS: Thompson-sampled prompts whose predicted success rate is nearest ``target``.
+
+    Args:
+        n_prompts: the number of training prompts.
+        seed: seeds the selection stream.
+        forgetting: λ of the Beta-Bernoulli filter (0.5 in the published MoPPS scripts;
+            1: no forgetting).
+        pool_ratio: candidate pool as a multiple of the batch (8 in MoPPS).
+        target: the success rate aimed at.
+        rule: ``"closest"`` (MoPPS) or ``"interval"`` (see :mod:`latentinfer.bayes.selection`).
+        prior_alpha, prior_beta: the Beta prior (and what forgetting relaxes toward).
+
+    Attributes:
+        filter_: the :class:`~latentinfer.bayes.BetaBernoulliFilter` holding the beliefs.
+
+    Example:
+        >>> sel = MoPPSSelector(50, seed=0)
+        >>> idx = sel.select(4)
+        >>> sel = sel.update(idx, torch.tensor([1, 0, 1, 1]), 1)
+        >>> sel.rollouts_, float(sel.filter_.alpha_[idx].sum())
+        (4, 7.0)
+
+    References:
+        Y. Qu et al. "Can Prompt Difficulty be Online Predicted for Accelerating RL
+        Finetuning of Reasoning Models?" arXiv:2507.04632, 2025.
+    """
+
+    name = "mopps"
+
+    def __init__(
+        self,
+        n_prompts: int,
+        *,
+        seed: int | None = 0,
+        forgetting: float = 0.5,
+        pool_ratio: float = 8,
+        target: float = 0.5,
+        rule: str = "closest",
+        prior_alpha: float = 1.0,
+        prior_beta: float = 1.0,
+    ) -> None:
+        super().__init__(n_prompts, seed=seed)
+        check_choice(rule, name="rule", choices=("closest", "interval"))
+        self.filter_ = BetaBernoulliFilter(
+            self.n_prompts,
+            prior_alpha=prior_alpha,
+            prior_beta=prior_beta,
+            forgetting=forgetting,
+            pool_ratio=pool_ratio,
+            rule=rule,
+            target=target,
+        )
+
+    def select(self, batch_size: int) -> Tensor:
+        b = self._check_batch(batch_size)
+        return self.filter_.select(b, generator=self._generator).arms
+
+    def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
+        self.filter_.update(indices, successes, trials)  # the filter checks its inputs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "filter": self.filter_.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> Self:
+        super().load_state_dict(state)
+        self.filter_.load_state_dict(state["filter"])
+        return self
+
+
+def make_selector(
+    name: str, n_prompts: int, *, seed: int | None = 0, **options: Any
+) -> PromptSelector:
+    """A selector by name: ``"uniform"`` or ``"mopps"`` (``options`` go to its constructor).
+
+    Raises:
+        ConfigError: an unknown name, or options the selector does not take.
+    """
+    check_choice(name, name="selector", choices=SELECTORS)
+    if name == "uniform":
+        if options:
+            raise ConfigError(
+                f"selector 'uniform' takes no options; got {sorted(options)}. MoPPS options "
+                "(forgetting, pool_ratio, target, rule, prior_alpha, prior_beta) need "
+                "selector='mopps'."
+            )
+        return UniformSelector(n_prompts, seed=seed)
+    accepted = ("forgetting", "pool_ratio", "target", "rule", "prior_alpha", "prior_beta")
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"unknown MoPPS option(s) {unknown}; accepted: {list(accepted)}.")
+    return MoPPSSelector(n_prompts, seed=seed, **options)

@@ -1,0 +1,462 @@
+"""STaR: the self-taught reasoner (Zelikman et al., 2022), rejection sampling of rationales.
+
+Outer rounds; in round r:
+
+1. sample one rationale per training question from the current model (all questions, or
+   ``questions_per_round`` of them chosen by the ``selector``: uniform or MoPPS);
+2. keep the ones whose answer is correct;
+3. **rationalize** the failures: sample again with the gold answer shown as a hint
+   (``task.prompt(question, hint=answer)``) and keep the correct ones, paired with the
+   *plain* prompt (the hint is not part of what is learned);
+4. fine-tune on the kept set for ``base_steps · step_growth^r`` steps, either restarting
+   from the base model each round (``restart=True``, the paper's choice, which limits
+   overfitting to early rationales; ``step_growth=1.2``: the paper's +20% a round, from
+   memory of it) or continuing from the current model (``restart=False``).
+
+Every rationale sampled (rationalizations included) counts toward ``samples`` and the
+``max_samples`` budget, so STaR and TRICE can be compared at equal sampling cost.
+
+References:
+    E. Zelikman, Y. Wu, J. Mu, N. D. Goodman. "STaR: Bootstrapping Reasoning With
+    Reasoning." NeurIPS 2022, arXiv:2203.14465.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentinfer.core.errors import ConfigError
+from latentinfer.core.metrics import MetricsWriter
+from latentinfer.core.progress import TrainProgress
+from latentinfer.core.seeding import derive_seed, make_generator
+from latentinfer.core.validation import check_choice, check_number
+from latentinfer.reasoning._training import (
+    RunFiles,
+    check_examples,
+    check_resume_config,
+    config_dict,
+    make_optimizer,
+    optimizer_step,
+    restore_training_state,
+    weighted_nll,
+)
+from latentinfer.reasoning.generation import sample
+from latentinfer.reasoning.prompt_selection import SELECTORS, PromptSelector, make_selector
+
+__all__ = ["STaR", "STaRConfig", "STaRResult"]
+
+_TRAJECTORY = (
+    "base_steps",
+    "step_growth",
+    "restart",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "max_grad_norm",
+    "temperature",
+    "max_new_tokens",
+    "rationalize",
+    "questions_per_round",
+    "selector",
+    "selector_options",
+    "seed",
+)
+
+
+@dataclass
+class STaRConfig:
+    """Options of :class:`STaR` (each maps to a ``latentinfer reason train star`` flag).
+
+    Attributes:
+        rounds: outer rounds (the run also ends when ``max_samples`` is reached).
+        base_steps: fine-tuning steps in round 0 (40 in the paper).
+        step_growth: factor on the step count per round (1.2: +20% a round).
+        restart: fine-tune from the base model each round (the paper) or continue.
+        batch_size: kept rationales per fine-tuning step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW decoupled weight decay.
+        max_grad_norm: clip the gradient norm (``None``: no clipping).
+        temperature: sampling temperature of the rationales (0: greedy).
+        max_new_tokens: the longest sampled rationale, in tokens.
+        rationalize: resample failures with the answer as a hint.
+        questions_per_round: questions sampled per round, chosen by the selector
+            (``None``: every training question, each round).
+        selector: ``"uniform"`` or ``"mopps"`` (used when ``questions_per_round`` is set).
+        selector_options: options of the MoPPS selector.
+        max_samples: stop once this many rationales have been sampled (``None``: no budget).
+        eval_every: rounds between held-out greedy accuracies (0: at the end only).
+        eval_max: held-out examples used by the periodic evaluations (``None``: all).
+        keep_checkpoints: round checkpoints kept in the run folder.
+        seed: seeds sampling, selection and minibatches.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+    """
+
+    rounds: int = 5
+    base_steps: int = 40
+    step_growth: float = 1.2
+    restart: bool = True
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    max_grad_norm: float | None = 1.0
+    temperature: float = 1.0
+    max_new_tokens: int = 64
+    rationalize: bool = True
+    questions_per_round: int | None = None
+    selector: str = "uniform"
+    selector_options: dict[str, Any] = field(default_factory=dict)
+    max_samples: int | None = None
+    eval_every: int = 0
+    eval_max: int | None = None
+    keep_checkpoints: int = 2
+    seed: int = 0
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        check_number(self.rounds, name="rounds", low=1, integer=True)
+        check_number(self.base_steps, name="base_steps", low=1, integer=True)
+        check_number(self.step_growth, name="step_growth", low=1.0)
+        for name in ("restart", "rationalize"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        check_number(self.batch_size, name="batch_size", low=1, integer=True)
+        check_number(self.lr, name="lr", low=0, low_inclusive=False)
+        check_number(self.weight_decay, name="weight_decay", low=0)
+        check_number(
+            self.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
+        )
+        check_number(self.temperature, name="temperature", low=0)
+        check_number(self.max_new_tokens, name="max_new_tokens", low=1, integer=True)
+        check_number(
+            self.questions_per_round,
+            name="questions_per_round",
+            low=1,
+            integer=True,
+            allow_none=True,
+        )
+        check_choice(self.selector, name="selector", choices=SELECTORS)
+        if self.selector != "uniform" and self.questions_per_round is None:
+            raise ConfigError(
+                f"selector={self.selector!r} needs questions_per_round (the number of questions "
+                "it picks each round); with questions_per_round=None every question is sampled."
+            )
+        if not isinstance(self.selector_options, dict):
+            raise ConfigError(
+                f"selector_options must be a dict; got {type(self.selector_options).__name__}."
+            )
+        check_number(self.max_samples, name="max_samples", low=1, integer=True, allow_none=True)
+        check_number(self.eval_every, name="eval_every", low=0, integer=True)
+        check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
+        check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
+        check_number(self.seed, name="seed", low=0, integer=True)
+
+    def steps_in_round(self, r: int) -> int:
+        """Fine-tuning steps of round ``r`` (0-based): ``round(base_steps · growth^r)``."""
+        return max(1, round(self.base_steps * self.step_growth**r))
+
+
+@dataclass
+class STaRResult:
+    """What :meth:`STaR.fit` returns.
+
+    Attributes:
+        model: the trained model (the one passed in, trained in place).
+        rounds: outer rounds completed.
+        steps: fine-tuning steps taken in total.
+        samples: rationales sampled in total (rationalizations included).
+        rollouts: rollouts reported to the selector (the unhinted samples).
+        kept: the last round's kept (question index, completion, rationalized) triples.
+        metrics: one record per round (also in ``metrics.jsonl``).
+        test_accuracy: held-out greedy accuracy at the end (``None`` without held-out data).
+        run_dir: the run folder, if any.
+    """
+
+    model: Any
+    rounds: int
+    steps: int
+    samples: int
+    rollouts: int
+    kept: list[tuple[int, str, bool]]
+    metrics: list[dict[str, Any]]
+    test_accuracy: float | None = None
+    run_dir: Path | None = None
+
+
+class STaR:
+    """Train a causal LM's chain of thought by rejection sampling with rationalization.
+
+    Args:
+        config: a :class:`STaRConfig` (``None``: the defaults).
+
+    Example:
+        >>> from latentinfer.reasoning import char_tokenizer, tiny_lm, get_task
+        >>> task = get_task("arithmetic")
+        >>> tok = char_tokenizer()
+        >>> lm = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2)
+        >>> cfg = STaRConfig(rounds=1, base_steps=1, batch_size=2, max_new_tokens=8,
+        ...                  progress=False)
+        >>> res = STaR(cfg).fit(lm, tok, task, task.examples("train", 4))
+        >>> res.rounds, res.samples >= 4
+        (1, True)
+    """
+
+    def __init__(self, config: STaRConfig | None = None) -> None:
+        self.config = STaRConfig() if config is None else config
+        if not isinstance(self.config, STaRConfig):
+            raise ConfigError(f"config must be a STaRConfig; got {type(config).__name__}.")
+
+    def _collect(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        train: list[Any],
+        idx: list[int],
+        g: torch.Generator,
+        budget: int | None,
+    ) -> tuple[list[tuple[int, str, bool]], list[bool], int]:
+        """Sample, keep the correct, rationalize the rest; returns (kept, correct, used)."""
+        cfg = self.config
+        prompts = [task.prompt(train[i].question) for i in idx]
+        out = sample(
+            model,
+            tokenizer,
+            prompts,
+            temperature=cfg.temperature,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=g,
+        )
+        used = len(idx)
+        correct = [task.is_correct(z[0], train[i].answer) for z, i in zip(out, idx)]
+        kept = [(i, z[0], False) for z, i, ok in zip(out, idx, correct) if ok]
+        failed = [i for i, ok in zip(idx, correct) if not ok]
+        if budget is not None:
+            failed = failed[: max(budget - used, 0)]
+        if cfg.rationalize and failed:
+            hinted = [task.prompt(train[i].question, hint=train[i].answer) for i in failed]
+            again = sample(
+                model,
+                tokenizer,
+                hinted,
+                temperature=cfg.temperature,
+                max_new_tokens=cfg.max_new_tokens,
+                generator=g,
+            )
+            used += len(failed)
+            kept += [
+                (i, z[0], True)
+                for z, i in zip(again, failed)
+                if task.is_correct(z[0], train[i].answer)
+            ]
+        return kept, correct, used
+
+    def fit(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        examples: Sequence[Any],
+        *,
+        eval_examples: Sequence[Any] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> STaRResult:
+        """Train ``model`` in place on answer-only ``examples`` of ``task``.
+
+        Args:
+            model: a Hugging Face causal LM; with ``restart=True`` its weights at the call
+                are the base every round restarts from.
+            tokenizer: its tokenizer.
+            task: a :class:`~latentinfer.reasoning.tasks.Task`.
+            examples: the training examples (only questions and answers are used).
+            eval_examples: held-out examples for greedy accuracy.
+            run_dir: folder for ``trainer.json`` (the options), ``metrics.jsonl``,
+                checkpoints and ``model/``.
+            resume: continue from the newest round checkpoint in ``run_dir``.
+
+        Returns:
+            :class:`STaRResult`.
+        """
+        cfg = self.config
+        train = check_examples(examples)
+        held = (
+            None if eval_examples is None else check_examples(eval_examples, name="eval_examples")
+        )
+        if cfg.questions_per_round is not None and cfg.questions_per_round > len(train):
+            raise ConfigError(
+                f"questions_per_round must be at most the number of examples ({len(train)}); "
+                f"got {cfg.questions_per_round}."
+            )
+        files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
+        base = copy.deepcopy(model.state_dict()) if cfg.restart else None
+        g = make_generator(derive_seed(cfg.seed, 1))
+        batches = make_generator(derive_seed(cfg.seed, 3))
+        selector: PromptSelector = make_selector(
+            cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
+        )
+        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        cdict = config_dict(cfg)
+        start, samples, steps = 0, 0, 0
+        saved = files.latest() if resume else None
+        if saved is not None:
+            state, meta = saved
+            check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
+            restore_training_state(
+                model, None if cfg.restart else optimizer, state, where=str(files.root)
+            )
+            g.set_state(state["generator"])
+            batches.set_state(state["batches"])
+            selector.load_state_dict(state["selector"])
+            start, samples, steps = int(meta["round"]), int(meta["samples"]), int(meta["steps"])
+        if files.root is not None:
+            (files.root / "trainer.json").write_text(
+                json.dumps(
+                    {"trainer": "star", "config": cdict, "task": getattr(task, "name", "")},
+                    indent=1,
+                )
+            )
+        writer = (
+            None
+            if files.root is None
+            else MetricsWriter(
+                files.root / "metrics.jsonl", resume_step=start if saved is not None else None
+            )
+        )
+        metrics: list[dict[str, Any]] = []
+        kept: list[tuple[int, str, bool]] = []
+        r = start
+        t0 = time.perf_counter()
+        try:
+            with TrainProgress(
+                cfg.rounds, enabled=cfg.progress, description="star", completed=start
+            ) as bar:
+                while r < cfg.rounds:
+                    budget = None if cfg.max_samples is None else cfg.max_samples - samples
+                    if budget is not None and budget <= 0:
+                        break
+                    if cfg.questions_per_round is None:
+                        idx = list(range(len(train)))
+                    else:
+                        idx = selector.select(cfg.questions_per_round).tolist()
+                    if budget is not None:
+                        idx = idx[:budget]
+                    kept, correct, used = self._collect(
+                        model, tokenizer, task, train, idx, g, budget
+                    )
+                    samples += used
+                    selector.update(idx, torch.tensor(correct, dtype=torch.float64), 1)
+                    n_steps = cfg.steps_in_round(r)
+                    if cfg.restart:
+                        assert base is not None
+                        model.load_state_dict(base)
+                        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+                    loss = self._finetune(
+                        model, tokenizer, task, train, kept, optimizer, n_steps, batches, steps
+                    )
+                    steps += n_steps if kept else 0
+                    r += 1
+                    record: dict[str, Any] = {
+                        "step": r,
+                        "round": r,
+                        "samples": samples,
+                        "rollouts": selector.rollouts_,
+                        "train_accuracy": sum(correct) / len(correct),
+                        "kept": len(kept),
+                        "kept_rationalized": sum(1 for k in kept if k[2]),
+                        "finetune_steps": n_steps if kept else 0,
+                        "loss": loss,
+                        "seconds": round(time.perf_counter() - t0, 2),
+                    }
+                    if held is not None and cfg.eval_every and r % cfg.eval_every == 0:
+                        record["test_accuracy"] = self._evaluate(model, tokenizer, task, held)
+                    metrics.append(record)
+                    if writer is not None:
+                        writer.write([record])
+                    files.save(
+                        r,
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "generator": g.get_state(),
+                            "batches": batches.get_state(),
+                            "selector": selector.state_dict(),
+                        },
+                        {"config": cdict, "round": r, "samples": samples, "steps": steps},
+                    )
+                    bar.update(
+                        r, loss=loss, note=f"acc {record['train_accuracy']:.2f} kept {len(kept)}"
+                    )
+                bar.finish(r)
+            test_accuracy = None
+            if held is not None:
+                test_accuracy = self._evaluate(model, tokenizer, task, held, limit=False)
+                if writer is not None:
+                    writer.write(
+                        [{"step": r, "samples": samples, "final_test_accuracy": test_accuracy}]
+                    )
+        finally:
+            if writer is not None:
+                writer.close()
+        files.save_model(model, tokenizer)
+        model.eval()
+        return STaRResult(
+            model=model,
+            rounds=r,
+            steps=steps,
+            samples=samples,
+            rollouts=selector.rollouts_,
+            kept=kept,
+            metrics=metrics,
+            test_accuracy=test_accuracy,
+            run_dir=files.root,
+        )
+
+    def _finetune(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        train: list[Any],
+        kept: list[tuple[int, str, bool]],
+        optimizer: torch.optim.Optimizer,
+        n_steps: int,
+        batches: torch.Generator,
+        step0: int,
+    ) -> float:
+        """``n_steps`` steps of −Σ log p / B on minibatches of the kept set; the last loss."""
+        if not kept:
+            return math.nan
+        cfg = self.config
+        model.train()
+        b = min(cfg.batch_size, len(kept))
+        loss_value = math.nan
+        for s in range(n_steps):
+            pick = torch.randperm(len(kept), generator=batches)[:b].tolist()
+            prompts = [task.prompt(train[kept[k][0]].question) for k in pick]
+            texts = [kept[k][1] for k in pick]
+            loss = weighted_nll(model, tokenizer, prompts, texts, [1.0] * b, denom=float(b))
+            optimizer_step(model, optimizer, loss, max_grad_norm=cfg.max_grad_norm, step=step0 + s)
+            loss_value = float(loss.detach())
+        return loss_value
+
+    def _evaluate(
+        self, model: Any, tokenizer: Any, task: Any, held: list[Any], *, limit: bool = True
+    ) -> float:
+        from latentinfer.reasoning.evaluate import accuracy
+
+        cap = self.config.eval_max if limit else None
+        subset = held if cap is None else held[:cap]
+        value = accuracy(
+            model, tokenizer, task, subset, mode="greedy", max_new_tokens=self.config.max_new_tokens
+        )
+        model.train()
+        return float(value)

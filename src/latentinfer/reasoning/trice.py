@@ -1,0 +1,495 @@
+"""TRICE: chain-of-thought training by MCMC-EM with a control variate (Phan, Hoffman et al.).
+
+The rationale z is a latent variable of p_θ(z, y | x) = p_θ(z | x) 1[ans(z) = y]; TRICE
+ascends log p_θ(y | x) with the posterior gradient E_{p_θ(z|x,y)}[∇ log p_θ(z | x)]:
+
+- a **memory** holds one rationale per training example (a persistent Markov chain),
+  initialised by sampling with the answer given as a hint (``init="hint"``), from the gold
+  rationales (``init="gold"``) or empty (``init="none"``);
+- each step draws a minibatch of M examples (uniformly or by MoPPS, the ``selector``
+  option), **proposes** one rationale per example from the current model at temperature 1
+  (the independence Metropolis–Hastings proposal, so the temperature is not an option) and
+  **accepts** it when its answer is correct;
+- the gradient is the per-sequence weighted sum of
+  :func:`~latentinfer.inference.mcmc_em.trice_weights` (with or without the leave-one-out
+  control variate), optionally subsampled to M' terms by systematic resampling
+  (``subsample``); the loss is ``−Σ w · log p / M``.
+
+Logged per step (``metrics.jsonl``): proposal accuracy, accepted proposals, the fraction of
+examples with a valid memory, β, the loss, sampled rationales so far; every
+``variance_every`` steps also the gradient variance of the two estimators on the *same*
+memory and proposals (see :func:`~latentinfer.reasoning.gradient_variance.gradient_variance`).
+
+References:
+    D. Phan, M. D. Hoffman, D. Dohan, S. Douglas, T. A. Le, A. Parisi, P. Sountsov,
+    C. Sutton, S. Vikram, R. A. Saurous. "Training Chain-of-Thought via Latent-Variable
+    Inference." NeurIPS 2023, arXiv:2312.02179.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentinfer.core.errors import ConfigError
+from latentinfer.core.metrics import MetricsWriter
+from latentinfer.core.progress import TrainProgress
+from latentinfer.core.seeding import derive_seed, make_generator
+from latentinfer.core.validation import check_choice, check_number
+from latentinfer.inference.mcmc_em import FIRST_VALID, systematic_resample, trice_weights
+from latentinfer.reasoning._training import (
+    RunFiles,
+    check_examples,
+    check_resume_config,
+    config_dict,
+    make_optimizer,
+    optimizer_step,
+    restore_training_state,
+    weighted_nll,
+)
+from latentinfer.reasoning.generation import sample
+from latentinfer.reasoning.gradient_variance import gradient_variance
+from latentinfer.reasoning.prompt_selection import SELECTORS, PromptSelector, make_selector
+
+__all__ = ["TRICE", "TRICEConfig", "TRICEResult"]
+
+Tensor = torch.Tensor
+INITS = ("hint", "gold", "none")
+_TRAJECTORY = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "max_grad_norm",
+    "control_variate",
+    "first_valid",
+    "subsample",
+    "max_new_tokens",
+    "init",
+    "init_attempts",
+    "selector",
+    "selector_options",
+    "seed",
+)
+
+
+@dataclass
+class TRICEConfig:
+    """Options of :class:`TRICE` (each maps to a ``latentinfer reason train trice`` flag).
+
+    Attributes:
+        steps: optimiser steps (the run also ends when ``max_samples`` is reached).
+        batch_size: M, examples per step (one proposal each).
+        lr: AdamW learning rate.
+        weight_decay: AdamW decoupled weight decay.
+        max_grad_norm: clip the gradient norm (``None``: no clipping).
+        control_variate: use the leave-one-out control variate (ĝ_cv) or the basic ĝ.
+        first_valid: ``"no_cv"`` or ``"paper"``: the control variate for an example whose
+            first valid rationale is this step's proposal (see
+            :mod:`latentinfer.inference.mcmc_em`).
+        subsample: M', the sequences kept for the backward pass by systematic resampling
+            (``None``: all 2M).
+        max_new_tokens: the longest sampled rationale, in tokens.
+        init: how the memory starts: ``"hint"`` (sample with the answer as a hint),
+            ``"gold"`` (the examples' gold rationales where present) or ``"none"``.
+        init_attempts: hinted samples per example at most, until one is correct.
+        selector: ``"uniform"`` or ``"mopps"``: how each step's examples are chosen.
+        selector_options: options of the MoPPS selector (``forgetting``, ``target``, ...).
+        max_samples: stop once this many rationales have been sampled (initialisation
+            included; ``None``: no budget).
+        variance_every: steps between gradient-variance probes (0: never).
+        log_every: steps between metric flushes and progress updates.
+        eval_every: steps between held-out greedy accuracies (0: at the end only, when
+            held-out examples are given).
+        checkpoint_every: steps between checkpoints in the run folder (``None``: at the end).
+        keep_checkpoints: step checkpoints kept.
+        eval_max: held-out examples used by the periodic evaluations (``None``: all).
+        seed: seeds sampling and selection.
+        progress: show a progress bar (``None``: when stderr is a terminal).
+    """
+
+    steps: int = 500
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    max_grad_norm: float | None = 1.0
+    control_variate: bool = True
+    first_valid: str = "no_cv"
+    subsample: int | None = None
+    max_new_tokens: int = 64
+    init: str = "hint"
+    init_attempts: int = 1
+    selector: str = "uniform"
+    selector_options: dict[str, Any] = field(default_factory=dict)
+    max_samples: int | None = None
+    variance_every: int = 0
+    log_every: int = 10
+    eval_every: int = 0
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2
+    eval_max: int | None = None
+    seed: int = 0
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        check_number(self.steps, name="steps", low=1, integer=True)
+        check_number(self.batch_size, name="batch_size", low=1, integer=True)
+        check_number(self.lr, name="lr", low=0, low_inclusive=False)
+        check_number(self.weight_decay, name="weight_decay", low=0)
+        check_number(
+            self.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
+        )
+        if not isinstance(self.control_variate, bool):
+            raise ConfigError(
+                f"control_variate must be True or False; got {self.control_variate!r}."
+            )
+        check_choice(self.first_valid, name="first_valid", choices=FIRST_VALID)
+        check_number(self.subsample, name="subsample", low=1, integer=True, allow_none=True)
+        check_number(self.max_new_tokens, name="max_new_tokens", low=1, integer=True)
+        check_choice(self.init, name="init", choices=INITS)
+        check_number(self.init_attempts, name="init_attempts", low=1, integer=True)
+        check_choice(self.selector, name="selector", choices=SELECTORS)
+        if not isinstance(self.selector_options, dict):
+            raise ConfigError(
+                f"selector_options must be a dict; got {type(self.selector_options).__name__}."
+            )
+        check_number(self.max_samples, name="max_samples", low=1, integer=True, allow_none=True)
+        check_number(self.variance_every, name="variance_every", low=0, integer=True)
+        check_number(self.log_every, name="log_every", low=1, integer=True)
+        check_number(self.eval_every, name="eval_every", low=0, integer=True)
+        check_number(
+            self.checkpoint_every, name="checkpoint_every", low=1, integer=True, allow_none=True
+        )
+        check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
+        check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
+        check_number(self.seed, name="seed", low=0, integer=True)
+
+
+@dataclass
+class TRICEResult:
+    """What :meth:`TRICE.fit` returns.
+
+    Attributes:
+        model: the trained model (the one passed in, trained in place).
+        memory: one rationale (completion text) per training example, ``None`` if never set.
+        valid: whether each memory gives the right answer.
+        steps: optimiser steps taken in total.
+        samples: rationales sampled in total (initialisation included).
+        rollouts: rollouts reported to the selector (the proposals).
+        metrics: the per-step records (also in ``metrics.jsonl``).
+        test_accuracy: held-out greedy accuracy at the end (``None`` without held-out data).
+        run_dir: the run folder, if any.
+    """
+
+    model: Any
+    memory: list[str | None]
+    valid: list[bool]
+    steps: int
+    samples: int
+    rollouts: int
+    metrics: list[dict[str, Any]]
+    test_accuracy: float | None = None
+    run_dir: Path | None = None
+
+
+class TRICE:
+    """Train a causal LM's chain of thought by MCMC-EM (TRICE), with or without the CV.
+
+    Args:
+        config: a :class:`TRICEConfig` (``None``: the defaults).
+
+    Example:
+        >>> from latentinfer.reasoning import char_tokenizer, tiny_lm, get_task
+        >>> task = get_task("arithmetic")
+        >>> tok = char_tokenizer()
+        >>> lm = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2)
+        >>> cfg = TRICEConfig(steps=2, batch_size=2, max_new_tokens=8, progress=False)
+        >>> res = TRICE(cfg).fit(lm, tok, task, task.examples("train", 4))
+        >>> res.steps, res.samples
+        (2, 8)
+    """
+
+    def __init__(self, config: TRICEConfig | None = None) -> None:
+        self.config = TRICEConfig() if config is None else config
+        if not isinstance(self.config, TRICEConfig):
+            raise ConfigError(f"config must be a TRICEConfig; got {type(config).__name__}.")
+
+    # ------------------------------------------------------------------ memory
+    def _init_memory(
+        self, model: Any, tokenizer: Any, task: Any, examples: list[Any], g: torch.Generator
+    ) -> tuple[list[str | None], list[bool], int]:
+        cfg = self.config
+        n = len(examples)
+        memory: list[str | None] = [None] * n
+        valid = [False] * n
+        if cfg.init == "gold":
+            for i, ex in enumerate(examples):
+                if getattr(ex, "rationale", None) is not None:
+                    memory[i] = task.target(ex, with_rationale=True)
+                    valid[i] = task.is_correct(memory[i], ex.answer)
+            return memory, valid, 0
+        if cfg.init == "none":
+            return memory, valid, 0
+        used = 0
+        for _ in range(cfg.init_attempts):
+            todo = [i for i in range(n) if not valid[i]]
+            if cfg.max_samples is not None:
+                todo = todo[: max(cfg.max_samples - used, 0)]
+            if not todo:
+                break
+            hinted = [task.prompt(examples[i].question, hint=examples[i].answer) for i in todo]
+            out = sample(model, tokenizer, hinted, max_new_tokens=cfg.max_new_tokens, generator=g)
+            used += len(todo)
+            for i, (z,) in zip(todo, out):
+                if task.is_correct(z, examples[i].answer):
+                    memory[i], valid[i] = z, True
+        return memory, valid, used
+
+    # --------------------------------------------------------------------- fit
+    def fit(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        examples: Sequence[Any],
+        *,
+        eval_examples: Sequence[Any] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> TRICEResult:
+        """Train ``model`` in place on answer-only ``examples`` of ``task``.
+
+        Args:
+            model: a Hugging Face causal LM.
+            tokenizer: its tokenizer.
+            task: a :class:`~latentinfer.reasoning.tasks.Task` (prompt, checker).
+            examples: the training examples (rationales are not used unless
+                ``init="gold"``).
+            eval_examples: held-out examples for greedy accuracy.
+            run_dir: folder for ``trainer.json`` (the options), ``metrics.jsonl``,
+                checkpoints and the final ``model/``.
+            resume: continue from the newest checkpoint in ``run_dir`` (a fresh start when
+                there is none).
+
+        Returns:
+            :class:`TRICEResult`.
+        """
+        cfg = self.config
+        train = check_examples(examples)
+        held = (
+            None if eval_examples is None else check_examples(eval_examples, name="eval_examples")
+        )
+        if cfg.batch_size > len(train):
+            raise ConfigError(
+                f"batch_size must be at most the number of examples ({len(train)}); "
+                f"got {cfg.batch_size}."
+            )
+        files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
+        prompts = [task.prompt(ex.question) for ex in train]
+        g = make_generator(derive_seed(cfg.seed, 1))
+        selector: PromptSelector = make_selector(
+            cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
+        )
+        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        cdict = config_dict(cfg)
+        saved = files.latest() if resume else None
+        if saved is not None:
+            state, meta = saved
+            check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
+            restore_training_state(model, optimizer, state, where=str(files.root))
+            g.set_state(state["generator"])
+            selector.load_state_dict(state["selector"])
+            memory, valid = list(meta["memory"]), [bool(v) for v in meta["valid"]]
+            start, samples = int(meta["step"]), int(meta["samples"])
+            if len(memory) != len(train):
+                raise ConfigError(
+                    f"cannot resume: the checkpoint's memory has {len(memory)} examples, "
+                    f"examples has {len(train)}; resume with the same examples."
+                )
+        else:
+            memory, valid, samples = self._init_memory(model, tokenizer, task, train, g)
+            start = 0
+        if files.root is not None:
+            import json
+
+            (files.root / "trainer.json").write_text(
+                json.dumps(
+                    {"trainer": "trice", "config": cdict, "task": getattr(task, "name", "")},
+                    indent=1,
+                )
+            )
+        writer = (
+            None
+            if files.root is None
+            else MetricsWriter(
+                files.root / "metrics.jsonl", resume_step=start if saved is not None else None
+            )
+        )
+        metrics: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
+        m = cfg.batch_size
+        step = start
+        model.train()
+        t0 = time.perf_counter()
+
+        def checkpoint() -> None:
+            files.save(
+                step,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": g.get_state(),
+                    "selector": selector.state_dict(),
+                },
+                {
+                    "config": cdict,
+                    "step": step,
+                    "samples": samples,
+                    "memory": memory,
+                    "valid": valid,
+                },
+            )
+
+        try:
+            with TrainProgress(
+                cfg.steps, enabled=cfg.progress, description="trice", completed=start
+            ) as bar:
+                while step < cfg.steps:
+                    if cfg.max_samples is not None and samples + m > cfg.max_samples:
+                        break
+                    idx = selector.select(m).tolist()
+                    batch_prompts = [prompts[i] for i in idx]
+                    proposals = [
+                        z[0]
+                        for z in sample(
+                            model,
+                            tokenizer,
+                            batch_prompts,
+                            max_new_tokens=cfg.max_new_tokens,
+                            generator=g,
+                        )
+                    ]
+                    samples += m
+                    correct = [task.is_correct(z, train[i].answer) for z, i in zip(proposals, idx)]
+                    old = torch.tensor([valid[i] for i in idx])
+                    acc = torch.tensor(correct)
+                    w = trice_weights(
+                        old, acc, control_variate=cfg.control_variate, first_valid=cfg.first_valid
+                    )
+                    for j, i in enumerate(idx):
+                        if correct[j]:
+                            memory[i], valid[i] = proposals[j], True
+                    mem_texts = [memory[i] for i in idx]
+                    record: dict[str, Any] = {}
+                    if cfg.variance_every and (step + 1) % cfg.variance_every == 0:
+                        basic = trice_weights(old, acc, control_variate=False)
+                        cv = trice_weights(
+                            old, acc, control_variate=True, first_valid=cfg.first_valid
+                        )
+                        record.update(
+                            gradient_variance(
+                                model,
+                                tokenizer,
+                                batch_prompts,
+                                mem_texts,
+                                proposals,
+                                {
+                                    "cv": (cv.memory, cv.proposal),
+                                    "nocv": (basic.memory, basic.proposal),
+                                },
+                            )
+                        )
+                    term_w = torch.cat([w.memory, w.proposal])
+                    if cfg.subsample is not None:
+                        term_w = (
+                            systematic_resample(term_w.double(), cfg.subsample, generator=g)
+                            .dense(2 * m)
+                            .float()
+                        )
+                    texts = [t if t is not None else "" for t in mem_texts] + proposals
+                    loss = weighted_nll(
+                        model, tokenizer, batch_prompts * 2, texts, term_w, denom=float(m)
+                    )
+                    norm = optimizer_step(
+                        model, optimizer, loss, max_grad_norm=cfg.max_grad_norm, step=step
+                    )
+                    selector.update(idx, acc.to(torch.float64), 1)
+                    step += 1
+                    record.update(
+                        step=step,
+                        samples=samples,
+                        rollouts=selector.rollouts_,
+                        loss=float(loss.detach()),
+                        grad_norm=norm,
+                        proposal_accuracy=float(acc.float().mean()),
+                        accepted=int(acc.sum()),
+                        first_valid=int(w.first_valid.sum()),
+                        memory_valid=sum(valid) / len(valid),
+                        beta=float(w.beta.mean()),
+                        seconds=round(time.perf_counter() - t0, 2),
+                    )
+                    if held is not None and cfg.eval_every and step % cfg.eval_every == 0:
+                        record["test_accuracy"] = self._evaluate(model, tokenizer, task, held)
+                    metrics.append(record)
+                    pending.append(record)
+                    if step % cfg.log_every == 0 or step == cfg.steps:
+                        if writer is not None:
+                            writer.write(pending)
+                        pending = []
+                        bar.update(
+                            step,
+                            loss=record["loss"],
+                            note=(
+                                f"acc {record['proposal_accuracy']:.2f} "
+                                f"mem {record['memory_valid']:.2f}"
+                            ),
+                        )
+                    if (
+                        files.root is not None
+                        and cfg.checkpoint_every
+                        and step % cfg.checkpoint_every == 0
+                    ):
+                        checkpoint()
+                bar.finish(step)
+            test_accuracy = None
+            if held is not None:
+                test_accuracy = self._evaluate(model, tokenizer, task, held, limit=False)
+                final = {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
+                pending.append(final)
+            if writer is not None:
+                writer.write(pending)
+        finally:
+            if writer is not None:
+                writer.close()
+        if files.root is not None:
+            checkpoint()
+            files.save_model(model, tokenizer)
+        model.eval()
+        return TRICEResult(
+            model=model,
+            memory=memory,
+            valid=valid,
+            steps=step,
+            samples=samples,
+            rollouts=selector.rollouts_,
+            metrics=metrics,
+            test_accuracy=test_accuracy,
+            run_dir=files.root,
+        )
+
+    def _evaluate(
+        self, model: Any, tokenizer: Any, task: Any, held: list[Any], *, limit: bool = True
+    ) -> float:
+        from latentinfer.reasoning.evaluate import accuracy
+
+        cap = self.config.eval_max if limit else None
+        subset = held if cap is None else held[:cap]
+        value = accuracy(
+            model, tokenizer, task, subset, mode="greedy", max_new_tokens=self.config.max_new_tokens
+        )
+        model.train()
+        return float(value)

@@ -1,0 +1,200 @@
+"""TRICE on a tiny model: memory, weights, logging, resume, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from latentinfer.core.errors import ConfigError
+from latentinfer.core.metrics import read_metrics
+from latentinfer.inference.mcmc_em import trice_weights
+from latentinfer.reasoning import trice as trice_mod
+from latentinfer.reasoning.generation import log_prob
+from latentinfer.reasoning.lm import tiny_lm
+from latentinfer.reasoning.prompt_selection import UniformSelector
+from latentinfer.reasoning.tasks.arithmetic import ArithmeticTask
+from latentinfer.reasoning.tokenizer import char_tokenizer
+from latentinfer.reasoning.trice import TRICE, TRICEConfig
+
+TASK = ArithmeticTask(n_ops=2)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return char_tokenizer()
+
+
+def _lm(tok, seed=0):
+    return tiny_lm(tok, d_model=32, n_layers=1, n_heads=2, max_len=64, seed=seed)
+
+
+def _cfg(**kw):
+    base = dict(steps=3, batch_size=4, max_new_tokens=14, progress=False, seed=0)
+    base.update(kw)
+    return TRICEConfig(**base)
+
+
+def test_a_few_steps_log_what_they_claim(tok, tmp_path):
+    train = TASK.examples("train", 8, seed=0)
+    held = TASK.examples("test", 4, seed=0)
+    res = TRICE(_cfg(variance_every=1, subsample=5)).fit(
+        _lm(tok), tok, TASK, train, eval_examples=held, run_dir=tmp_path
+    )
+    assert res.steps == 3 and res.samples == 8 + 3 * 4 and res.rollouts == 12
+    rec = res.metrics[-1]
+    for key in (
+        "proposal_accuracy",
+        "memory_valid",
+        "beta",
+        "loss",
+        "grad_var_cv",
+        "grad_var_nocv",
+    ):
+        assert key in rec
+    assert rec["grad_var_nocv"] >= 0 and rec["grad_var_cv"] >= 0
+    assert 0 <= res.test_accuracy <= 1
+    logged = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in logged[:3]] == [1, 2, 3] and "final_test_accuracy" in logged[-1]
+    assert (tmp_path / "model" / "config.json").is_file()
+    assert all(
+        v == TASK.is_correct(z, ex.answer) for z, v, ex in zip(res.memory, res.valid, train) if z
+    )
+
+
+class _Script:
+    """A stand-in for ``sample``: scripted completions, recorded calls."""
+
+    def __init__(self, answers):
+        self.answers = answers  # call number -> {prompt: completion}
+        self.calls = 0
+
+    def __call__(self, model, tokenizer, prompts, **kw):
+        table = self.answers[self.calls]
+        self.calls += 1
+        return [[table.get(p, "#x")] for p in prompts]
+
+
+def test_memory_moves_only_on_correct_proposals_and_weights_match(tok, monkeypatch):
+    train = TASK.examples("train", 4, seed=1)
+    prompts = [TASK.prompt(e.question) for e in train]
+    hinted = [TASK.prompt(e.question, hint=e.answer) for e in train]
+    right = [TASK.target(e) for e in train]
+    wrong = [f"#{(int(e.answer) + 1) % 10}" for e in train]
+    init = {hinted[0]: right[0], hinted[1]: right[1], hinted[2]: wrong[2], hinted[3]: wrong[3]}
+    # proposals: example 0 correct (accepted), 1 wrong (rejected, valid memory),
+    # 2 correct (its first valid rationale), 3 wrong (no valid memory)
+    step1 = {prompts[0]: right[0], prompts[1]: wrong[1], prompts[2]: right[2], prompts[3]: wrong[3]}
+    script = _Script([init, step1])
+    monkeypatch.setattr(trice_mod, "sample", script)
+    seen = {}
+
+    def capture(model, tokenizer, ps, texts, weights, *, denom, batch_size=None):
+        seen.update(
+            prompts=list(ps), texts=list(texts), weights=torch.as_tensor(weights), denom=denom
+        )
+        return next(model.parameters()).sum() * 0.0
+
+    monkeypatch.setattr(trice_mod, "weighted_nll", capture)
+    monkeypatch.setattr(UniformSelector, "select", lambda self, b: torch.arange(4))
+    res = TRICE(_cfg(steps=1, batch_size=4)).fit(_lm(tok), tok, TASK, train)
+    assert res.memory == [right[0], right[1], right[2], None]
+    assert res.valid == [True, True, True, False]
+    expected = trice_weights(torch.tensor([1, 1, 0, 0]), torch.tensor([1, 0, 1, 0]))
+    torch.testing.assert_close(seen["weights"], torch.cat([expected.memory, expected.proposal]))
+    # the 2M terms: memories after the update, then the proposals, all under the plain prompt
+    assert seen["prompts"] == prompts * 2 and seen["denom"] == 4.0
+    assert seen["texts"][:3] == right[:3] and seen["texts"][4:] == [
+        right[0],
+        wrong[1],
+        right[2],
+        wrong[3],
+    ]
+    # β over the others: example 1 sees 2 accepted of 2 valid; its wrong proposal is pushed
+    # down with weight −β = −1, and the two accepted memories get 1 − β = 1 − 1/2
+    assert float(seen["weights"][5]) == pytest.approx(-1.0)
+    assert float(seen["weights"][0]) == pytest.approx(0.5)
+    assert res.metrics[0]["first_valid"] == 1 and res.metrics[0]["accepted"] == 2
+
+
+def test_loss_gradient_is_the_weighted_score(tok):
+    model = _lm(tok)
+    ps, cs = ["1+2\n", "3*3\n"], ["+2=3 #3", "*3=9 #9"]
+    w = torch.tensor([0.7, -0.4])
+    loss = trice_mod.weighted_nll(model, tok, ps, cs, w, denom=2.0)
+    lp = log_prob(model, tok, ps, cs)
+    torch.testing.assert_close(loss, -(w * lp).sum() / 2)
+
+
+def test_resume_continues_the_same_run(tok, tmp_path):
+    train = TASK.examples("train", 8, seed=2)
+    full = TRICE(_cfg(steps=4, checkpoint_every=2)).fit(
+        _lm(tok), tok, TASK, train, run_dir=tmp_path / "a"
+    )
+    TRICE(_cfg(steps=2, checkpoint_every=2)).fit(_lm(tok), tok, TASK, train, run_dir=tmp_path / "b")
+    model = _lm(tok)
+    resumed = TRICE(_cfg(steps=4, checkpoint_every=2)).fit(
+        model, tok, TASK, train, run_dir=tmp_path / "b", resume=True
+    )
+    assert resumed.memory == full.memory and resumed.samples == full.samples
+    for a, b in zip(full.model.parameters(), model.parameters()):
+        torch.testing.assert_close(a, b)
+    logged = read_metrics(tmp_path / "b" / "metrics.jsonl")
+    assert [r["step"] for r in logged] == [1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="control_variate"):
+        TRICE(_cfg(steps=6, control_variate=False)).fit(
+            _lm(tok), tok, TASK, train, run_dir=tmp_path / "b", resume=True
+        )
+
+
+def test_mopps_selector_and_budget(tok):
+    train = TASK.examples("train", 10, seed=3)
+    cfg = _cfg(steps=50, selector="mopps", selector_options={"forgetting": 0.5}, max_samples=22)
+    res = TRICE(cfg).fit(_lm(tok), tok, TASK, train)
+    # 10 hinted samples to start, then steps of 4 while the budget of 22 allows
+    assert res.steps == 3 and res.samples == 22 and res.rollouts == 12
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [
+        ("batch_size", 0, "batch_size must lie in"),
+        ("first_valid", "skip", "first_valid must be one of 'no_cv', 'paper'"),
+        ("init", "random", "init must be one of 'hint', 'gold', 'none'"),
+        ("selector", "greedy", "selector must be one of 'uniform', 'mopps'"),
+        ("subsample", 0, "subsample must lie in"),
+        ("control_variate", "yes", "control_variate must be True or False"),
+        ("lr", -1.0, "lr must lie in"),
+    ],
+)
+def test_bad_config_values_name_the_option(option, value, match):
+    with pytest.raises(ConfigError, match=match):
+        TRICEConfig(**{option: value})
+
+
+def test_batch_larger_than_the_data_is_refused(tok):
+    with pytest.raises(ConfigError, match="batch_size must be at most the number of examples"):
+        TRICE(_cfg(batch_size=9)).fit(_lm(tok), tok, TASK, TASK.examples("train", 4))
+
+
+def test_gradient_variance_matches_a_direct_computation(tok):
+    from latentinfer.reasoning.gradient_variance import gradient_variance
+
+    model = _lm(tok)
+    ps = ["1+2\n", "3*3\n", "4-1\n"]
+    mem = ["+2=3 #3", None, "-1=3 #3"]
+    prop = ["+2=4 #4", "*3=9 #9", "-1=3 #3"]
+    w_mem, w_prop = torch.tensor([1.0, 0.0, 0.5]), torch.tensor([-0.5, 0.0, 0.0])
+    out = gradient_variance(model, tok, ps, mem, prop, {"x": (w_mem, w_prop)})
+
+    def flat(p, c):
+        model.zero_grad()
+        log_prob(model, tok, [p], [c]).sum().backward()
+        return torch.cat([q.grad.reshape(-1) for q in model.parameters()])
+
+    rows = torch.stack(
+        [flat(ps[0], mem[0]) - 0.5 * flat(ps[0], prop[0]), torch.zeros_like(flat(ps[0], mem[0])),
+         0.5 * flat(ps[2], mem[2])]
+    )  # fmt: skip
+    expected = float(rows.var(0, unbiased=True).sum() / 3)
+    assert out["grad_var_x"] == pytest.approx(expected, rel=1e-4)
+    assert out["grad_sq_x"] == pytest.approx(float((rows.mean(0) ** 2).sum()), rel=1e-4)
