@@ -41,11 +41,15 @@ def _add_family_apps() -> None:
 
 
 _add_family_apps()
-#: Methods fitted by a family's own command (``latentinfer fit NAME ...`` forwards to it).
-FAMILY_FIT = {
-    "hgf": ("hgf", "fit"),
-    "vluci": ("causal", "fit", "vluci"),
-    "cevae": ("causal", "fit", "cevae"),
+#: Methods fitted by a family's own command: ``latentinfer fit NAME --data D ...`` runs
+#: ``latentinfer PREFIX... FLAG D ...`` (the reasoning trainers take the data as a task).
+FAMILY_FIT: dict[str, tuple[tuple[str, ...], str]] = {
+    "hgf": (("hgf", "fit"), "--data"),
+    "vluci": (("causal", "fit", "vluci"), "--data"),
+    "cevae": (("causal", "fit", "cevae"), "--data"),
+    "sft": (("reason", "train", "sft"), "--task"),
+    "star": (("reason", "train", "star"), "--task"),
+    "trice": (("reason", "train", "trice"), "--task"),
 }
 
 RUN_CONFIG = "config.json"
@@ -304,10 +308,12 @@ def fit(
     """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder.
 
     ``latentinfer fit hgf --data FILE.csv --model binary3 ...`` runs ``latentinfer hgf fit``
-    (see ``latentinfer hgf fit --help``).
+    (see ``latentinfer hgf fit --help``); ``fit vluci|cevae`` runs ``latentinfer causal fit``;
+    ``fit sft|star|trice --data TASK`` runs ``latentinfer reason train ... --task TASK``.
     """
     if model in FAMILY_FIT:
-        forwarded = [*FAMILY_FIT[model], "--data", data, *ctx.args, *_given_options(ctx)]
+        prefix, data_flag = FAMILY_FIT[model]
+        forwarded = [*prefix, data_flag, data, *ctx.args, *_given_options(ctx)]
         app(forwarded, standalone_mode=False)
         return
     if ctx.args:

@@ -188,3 +188,17 @@ def test_run_folders_are_protected(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     assert _cli(*base, "--epochs", "0", "--run-dir", str(bad)).returncode == 2
     assert not bad.exists()
+
+
+def test_fit_forwards_reasoning_trainers_with_the_data_as_their_task(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    run = tmp_path / "sft"
+    args = ["fit", "sft", "--data", "arithmetic", "--task-option", "n_ops=2", "--steps", "2",
+            "--batch-size", "8", "--n-train", "16", "--n-test", "4", "--max-new-tokens", "8",
+            "--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--max-len", "64",
+            "--seed", "3", "--run-dir", str(run)]  # fmt: skip
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 2
+    assert json.loads((run / "config.json").read_text())["seed"] == 3
