@@ -61,5 +61,30 @@ def test_learners_reject_non_regressors_and_controls_for_new_rows() -> None:
     y, t, x, _ = _linear(300)
     est = TLearner(LinearRegression()).fit(y, t, X=x[:, :2], W=x[:, 2:])
     assert est.effect().shape == (300,)  # the training rows have their controls
-    with pytest.raises(ConfigError, match="fitted with controls W"):
-        est.effect(x[:5, :2])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TLearner(LinearRegression()),
+        lambda: OLS(interactions=True),
+        lambda: SLearner(LinearRegression()),
+    ],
+)
+def test_effects_of_new_rows_average_over_the_training_controls(make) -> None:  # type: ignore[no-untyped-def]
+    # EconML's meaning of effect(X) after fit(..., W=W): τ(x) = mean over the controls of
+    # τ(x, w); for new rows we pair x with the training W and average
+    y, t, x, _ = _linear(300)
+    est = make().fit(y, t, X=x[:, :2], W=x[:, 2:])
+    full = make().fit(y, t, X=x)  # the same model with W as effect modifiers
+    new = x[:4, :2]
+    grid = np.c_[
+        np.repeat(new, 256, axis=0),
+        np.tile(x[np.round(np.linspace(0, 299, 256)).astype(int), 2:], (4, 1)),
+    ]
+    want = full.effect(grid).reshape(4, 256).mean(1)
+    np.testing.assert_allclose(est.effect(new), want, rtol=1e-10, atol=1e-10)
+    assert est.effect(new, T0=1, T1=0) == pytest.approx(-want)
+    if isinstance(est, OLS):
+        lo, hi = est.effect_interval(new)
+        assert bool(np.all(lo < want)) and bool(np.all(want < hi))

@@ -15,7 +15,14 @@ import torch
 
 from latentinfer.core.errors import ConfigError
 
-__all__ = ["Standardizer", "TrainingRows", "effect_covariates"]
+__all__ = [
+    "MAX_CONTROL_ROWS",
+    "Standardizer",
+    "TrainingRows",
+    "controls_per_row",
+    "effect_covariates",
+    "mean_over_controls",
+]
 
 
 class TrainingRows:
@@ -30,11 +37,35 @@ class TrainingRows:
         return super()._check_x(X)  # type: ignore[misc, no-any-return]
 
 
-def effect_covariates(est: object, x: torch.Tensor | None) -> torch.Tensor:
-    """The covariate rows ``(n, d)`` (float64) an effect is asked for.
+#: training rows of W paired with each new row when effects average over the controls
+MAX_CONTROL_ROWS = 256
 
-    ``x is None``: the training rows' ``[X, W]``; otherwise ``x`` itself, which needs the
-    estimator to have been fitted without ``W``.
+
+def controls_per_row(est: object, x: torch.Tensor | None) -> int:
+    """How many covariate rows :func:`effect_covariates` gives per row of ``x`` (1, or m)."""
+    n_w = int(getattr(est, "n_features_w_", 0) or 0)
+    if x is None or not n_w:
+        return 1
+    train = getattr(est, "covariates_train_", None)
+    if train is None:
+        raise ConfigError(
+            f"this {type(est).__name__} was fitted with controls W and holds no training rows "
+            "(it was loaded from disk), so effect(X) cannot average over W; fit it again."
+        )
+    if train.shape[1] <= (0 if x is None else x.shape[1]):
+        return 1  # every control copied a column of X: nothing to average over
+    return min(MAX_CONTROL_ROWS, train.shape[0])
+
+
+def effect_covariates(est: object, x: torch.Tensor | None) -> torch.Tensor:
+    """The covariate rows (float64) an effect is asked for.
+
+    ``x is None``: the training rows' ``[X, W]`` ``(n_train, d)``. New rows ``x`` ``(n, d_x)``
+    of an estimator fitted without W: ``x`` itself. Fitted with W, EconML's meaning of
+    ``effect(X)`` (the effect given X, averaged over the controls): each row of ``x`` is
+    paired with ``m`` = :func:`controls_per_row` training rows of W (evenly spaced through
+    the training set, at most :data:`MAX_CONTROL_ROWS`), giving ``(n · m, d)`` rows, row
+    ``i · m + j`` = ``[x_i, w_j]``; average the effects with :func:`mean_over_controls`.
     """
     if x is None:
         train = getattr(est, "covariates_train_", None)
@@ -44,13 +75,23 @@ def effect_covariates(est: object, x: torch.Tensor | None) -> torch.Tensor:
                 "pass X to effect()."
             )
         return train
-    if getattr(est, "n_features_w_", 0):
-        raise ConfigError(
-            f"this {type(est).__name__} was fitted with controls W, which effect(X) cannot "
-            "take for new rows; use effect() for the training rows, or fit with every "
-            "covariate in X."
-        )
-    return x.to(torch.float64)
+    x = x.to(torch.float64)
+    m = controls_per_row(est, x)
+    if m == 1:
+        return x
+    train = est.covariates_train_  # type: ignore[attr-defined]
+    pick = torch.linspace(0, train.shape[0] - 1, m).round().long()
+    w = train[pick, x.shape[1] :].to(torch.float64)
+    return torch.cat([x.repeat_interleave(m, dim=0), w.repeat(x.shape[0], 1)], dim=1)
+
+
+def mean_over_controls(values: torch.Tensor, m: int, dim: int = -1) -> torch.Tensor:
+    """Average ``values`` whose ``dim`` runs over ``n · m`` grid rows down to ``n`` rows."""
+    if m == 1:
+        return values
+    dim = dim % values.ndim
+    shape = (*values.shape[:dim], values.shape[dim] // m, m, *values.shape[dim + 1 :])
+    return values.reshape(shape).mean(dim + 1)
 
 
 @dataclass(frozen=True)

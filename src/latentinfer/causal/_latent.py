@@ -34,7 +34,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, constraints
 
-from latentinfer.causal._covariates import Standardizer, TrainingRows, effect_covariates
+from latentinfer.causal._covariates import (
+    Standardizer,
+    TrainingRows,
+    controls_per_row,
+    effect_covariates,
+    mean_over_controls,
+)
 from latentinfer.causal.base import CausalData, CausalEstimator
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError
@@ -354,6 +360,8 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
         self.eval()
         with torch.no_grad(), rng_scope(derive_seed(self._fitted_seed(), 23)):
             pot = self._potential_outcomes(rows, factual, self.n_samples).double()
+        if not factual:  # new rows of a model fitted with W: average over the controls
+            pot = mean_over_controls(pot, controls_per_row(self, X), dim=1)
         pick = torch.stack([T0, T1]).long().clamp(0, 1)  # (2, n)
         y0 = pot.gather(2, pick[0].expand(pot.shape[0], -1).unsqueeze(-1))[..., 0]
         y1 = pot.gather(2, pick[1].expand(pot.shape[0], -1).unsqueeze(-1))[..., 0]

@@ -46,8 +46,17 @@ class CausalData:
         return int(self.Y.shape[0])
 
     def covariates(self) -> torch.Tensor:
-        """``[X, W]`` as one ``(n, d_x + d_w)`` matrix (``(n, 0)`` when neither is given)."""
-        parts = [a for a in (self.X, self.W) if a is not None]
+        """``[X, W]`` as one ``(n, d_x + d_w')`` matrix (``(n, 0)`` when neither is given).
+
+        Columns of W equal to a column of X are left out (``d_w' ≤ d_w``): DoWhy passes the
+        effect modifiers among the common causes, and a copy carries nothing new.
+        """
+        w = self.W
+        if w is not None and self.X is not None:
+            x = self.X
+            keep = [j for j in range(w.shape[1]) if not (x == w[:, j : j + 1]).all(0).any()]
+            w = w[:, keep] if len(keep) < w.shape[1] else w
+        parts = [a for a in (self.X, w) if a is not None and (a is not w or a.shape[1])]
         return torch.cat(parts, dim=1) if parts else torch.zeros(self.n, 0, dtype=self.Y.dtype)
 
 

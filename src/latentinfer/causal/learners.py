@@ -21,7 +21,12 @@ from typing import Any, final
 import numpy as np
 import torch
 
-from latentinfer.causal._covariates import TrainingRows, effect_covariates
+from latentinfer.causal._covariates import (
+    TrainingRows,
+    controls_per_row,
+    effect_covariates,
+    mean_over_controls,
+)
 from latentinfer.causal.base import CausalData, CausalEstimator
 from latentinfer.core.errors import ConfigError
 
@@ -86,7 +91,10 @@ class TLearner(TrainingRows, CausalEstimator):
         self.covariates_train_ = c
         x, y, t = c.numpy(), data.Y.numpy(), data.T.numpy()
         models = []
-        for arm, proto in ((0, self.model), (1, self.model_treated or self.model)):
+        for arm, proto in (
+            (0, self.model),
+            (1, self.model if self.model_treated is None else self.model_treated),
+        ):
             m = _Constant() if x.shape[1] == 0 else copy.deepcopy(proto)
             models.append(m.fit(x[t == arm], y[t == arm]))
         self.models_ = tuple(models)
@@ -94,7 +102,8 @@ class TLearner(TrainingRows, CausalEstimator):
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
         x = effect_covariates(self, X).numpy()
         m0, m1 = self.models_
-        return (T1 - T0) * (_predict(m1, x) - _predict(m0, x))
+        tau = mean_over_controls(_predict(m1, x) - _predict(m0, x), controls_per_row(self, X))
+        return (T1 - T0) * tau
 
 
 @final
@@ -128,10 +137,11 @@ class SLearner(TrainingRows, CausalEstimator):
         self.model_ = copy.deepcopy(self.model).fit(xt, data.Y.numpy())
 
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
-        c = effect_covariates(self, X)
-        y0 = _predict(self.model_, torch.cat([c, T0[:, None]], dim=1).numpy())
-        y1 = _predict(self.model_, torch.cat([c, T1[:, None]], dim=1).numpy())
-        return y1 - y0
+        c, m = effect_covariates(self, X), controls_per_row(self, X)
+        t0, t1 = T0.repeat_interleave(m)[:, None], T1.repeat_interleave(m)[:, None]
+        y0 = _predict(self.model_, torch.cat([c, t0], dim=1).numpy())
+        y1 = _predict(self.model_, torch.cat([c, t1], dim=1).numpy())
+        return mean_over_controls(y1 - y0, m)
 
 
 @final
@@ -169,9 +179,12 @@ class OLS(TrainingRows, CausalEstimator):
             parts.append(t[:, None] * (c - self.center_))
         return torch.cat(parts, dim=1)
 
-    def _contrast(self, c: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
-        """Rows r with effect = r·θ: the design at T1 minus the design at T0."""
-        return self._design(c, t1) - self._design(c, t0)
+    def _contrast(self, X: torch.Tensor | None, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
+        """Rows r with effect = r·θ: the design at T1 minus the design at T0 (averaged over
+        the controls for new rows of an estimator fitted with W; the effect is linear)."""
+        c, m = effect_covariates(self, X), controls_per_row(self, X)
+        t0, t1 = t0.repeat_interleave(m), t1.repeat_interleave(m)
+        return mean_over_controls(self._design(c, t1) - self._design(c, t0), m, dim=0)
 
     def _fit(self, data: CausalData) -> None:
         c = data.covariates()
@@ -188,14 +201,14 @@ class OLS(TrainingRows, CausalEstimator):
         self.cov_ = torch.as_tensor(sigma2 * np.linalg.pinv(a.T @ a))
 
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
-        return self._contrast(effect_covariates(self, X), T0, T1) @ self.coef_
+        return self._contrast(X, T0, T1) @ self.coef_
 
     def _effect_interval(
         self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor, alpha: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
         from scipy.stats import t as student_t
 
-        r = self._contrast(effect_covariates(self, X), T0, T1)
+        r = self._contrast(X, T0, T1)
         mid = r @ self.coef_
         se = torch.sqrt(torch.clamp(((r @ self.cov_) * r).sum(1), min=0.0))
         q = float(student_t.ppf(1 - alpha / 2, self.dof_))

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution
 
+from latentinfer.causal._covariates import controls_per_row, effect_covariates, mean_over_controls
 from latentinfer.causal._latent import (
     LatentConfounderModel,
     RowLikelihood,
@@ -32,6 +33,7 @@ from latentinfer.causal.learners import TLearner, check_regressor
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError, NotFittedError
 from latentinfer.core.output import LossOutput
+from latentinfer.core.seeding import derive_seed, rng_scope
 from latentinfer.core.trainer import Batch
 from latentinfer.core.validation import check_number
 from latentinfer.nn.mlp import MLP
@@ -428,7 +430,7 @@ class VLUCI(LatentConfounderModel):
         # posterior draws for the training rows, made once (effect() and the plug-in use them)
         self.eval()
         with torch.no_grad():
-            n_draws = max(self.n_samples, self.n_plugin_fits if self.base_estimator else 0)
+            n_draws = max(self.n_samples, 0 if self.base_estimator is None else self.n_plugin_fits)
             self.train_draws_ = self._draw_u(self.train_rows_, True, n_draws)
         self.plugin_fits_: tuple[Any, ...] = ()
         if self.base_estimator is None:
@@ -457,13 +459,11 @@ class VLUCI(LatentConfounderModel):
                 "again (or pickle the whole estimator)."
             )
         rows, factual = self._posterior_rows(X)
+        m = 1
         if factual:
             c, u = self.covariates_train_, self.train_draws_.double()
         else:
-            from latentinfer.causal._covariates import effect_covariates
-            from latentinfer.core.seeding import derive_seed, rng_scope
-
-            c = effect_covariates(self, X)
+            c, m = effect_covariates(self, X), controls_per_row(self, X)
             self.eval()
             with torch.no_grad(), rng_scope(derive_seed(self._fitted_seed(), 29)):
                 u = self._draw_u(rows, False, len(fits)).double()
@@ -472,7 +472,7 @@ class VLUCI(LatentConfounderModel):
             x_aug = torch.cat([c, u[s]], dim=1).numpy()
             e = np.asarray(fit.effect(x_aug), dtype=np.float64).reshape(-1)
             draws.append(torch.as_tensor(e))
-        return (T1 - T0) * torch.stack(draws)
+        return (T1 - T0) * mean_over_controls(torch.stack(draws), m)
 
     def _fitted_state(self) -> dict[str, Any]:
         return super()._fitted_state() | {"plugin": self.base_estimator is not None}

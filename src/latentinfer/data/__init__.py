@@ -31,6 +31,7 @@ Example:
 from latentinfer.data.arithmetic import arithmetic_problems
 from latentinfer.data.bayesnet import BayesNet, load_bayesnet, random_bayes_net
 from latentinfer.data.causal import (
+    IHDP_COVARIATES,
     CausalSample,
     causal_sample,
     load_confounded,
@@ -45,6 +46,7 @@ from latentinfer.data.sprites import load_sprites, render_sprites
 from latentinfer.data.synthetic import load_linear, load_linear_gaussian, load_nonlinear
 
 __all__ = [
+    "IHDP_COVARIATES",
     "BayesNet",
     "CausalSample",
     "Dataset",
