@@ -23,6 +23,7 @@ sample, the posterior given the covariates only. Library defaults throughout (no
 
     python benchmarks/causal/vluci_synthetic.py            # full run (~15 min, 1 thread)
     python benchmarks/causal/vluci_synthetic.py --quick    # smoke run
+    python benchmarks/causal/vluci_synthetic.py --strengths 0.5 --seeds 15   # one strength
 """
 
 from __future__ import annotations
@@ -109,10 +110,14 @@ def _summary(v: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    args = setup(__doc__.splitlines()[0], seeds=(int, 5, "realisations per strength"))
+    args = setup(
+        __doc__.splitlines()[0],
+        seeds=(int, 5, "realisations per strength"),
+        strengths=(str, ",".join(map(str, STRENGTHS)), "comma-separated confounding strengths"),
+    )
     quick = args.quick
     n, n_test, seeds = (500, 200, 1) if quick else (2000, 500, args.seeds)
-    strengths = STRENGTHS[1:2] if quick else STRENGTHS
+    strengths = STRENGTHS[1:2] if quick else tuple(float(v) for v in args.strengths.split(","))
     per: dict[str, dict[str, dict[str, list[float]]]] = {}
     for s in strengths:
         block: dict[str, dict[str, list[float]]] = {}

@@ -198,3 +198,62 @@ def test_gradient_variance_matches_a_direct_computation(tok):
     expected = float(rows.var(0, unbiased=True).sum() / 3)
     assert out["grad_var_x"] == pytest.approx(expected, rel=1e-4)
     assert out["grad_sq_x"] == pytest.approx(float((rows.mean(0) ** 2).sum()), rel=1e-4)
+
+
+def test_one_process_under_accelerate_gives_the_plain_pytorch_numbers(tok, monkeypatch):
+    # The Accelerate path (prepare, accelerator.backward, the wrapped optimizer, shards of
+    # the whole batch) in one process: the same weights, bit for bit, as two TRICE steps
+    # written out in plain PyTorch on the same scripted proposals.
+    train = TASK.examples("train", 4, seed=4)
+    prompts = [TASK.prompt(e.question) for e in train]
+    hinted = [TASK.prompt(e.question, hint=e.answer) for e in train]
+    right = [TASK.target(e) for e in train]
+    init = {hinted[0]: right[0], hinted[1]: right[1]}
+    steps = [{prompts[2]: right[2]}, {prompts[1]: right[1], prompts[3]: right[3]}]
+    monkeypatch.setattr(trice_mod, "sample", _Script([init, *steps]))
+    monkeypatch.setattr(UniformSelector, "select", lambda self, b: torch.arange(4))
+    model = _lm(tok)
+    res = TRICE(_cfg(steps=2, batch_size=4, lr=1e-2)).fit(model, tok, TASK, train)
+
+    ref = _lm(tok)
+    params = [p for p in ref.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.0)
+    memory: list[str | None] = [right[0], right[1], None, None]
+    losses = []
+    for table in steps:
+        proposals = [table.get(p, "#x") for p in prompts]
+        acc = torch.tensor([TASK.is_correct(z, e.answer) for z, e in zip(proposals, train)])
+        w = trice_weights(torch.tensor([m is not None for m in memory]), acc)
+        memory = [z if ok else m for z, ok, m in zip(proposals, acc.tolist(), memory)]
+        weights = torch.cat([w.memory, w.proposal])
+        texts = [m or "" for m in memory] + proposals
+        keep = [k for k in range(8) if float(weights[k]) != 0.0]
+        lp = log_prob(ref, tok, [(prompts * 2)[k] for k in keep], [texts[k] for k in keep])
+        loss = -(weights[keep] * lp).sum() / 4.0
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in ref.parameters() if p.grad is not None], 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert res.memory == memory
+    assert [r["loss"] for r in res.metrics] == losses
+    for a, b in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_shards_split_a_batch_over_processes_like_tensor_split():
+    from latentinfer.reasoning._training import Processes
+
+    alone = Processes("cpu")
+    assert (alone.world, alone.main, alone.shard(5)) == (1, True, (0, 5))
+    assert alone.gather(["a", "b"]) == ["a", "b"] and alone.broadcast(3) == 3
+    for n, world in [(4, 2), (5, 2), (7, 3), (2, 3)]:
+        parts = []
+        for rank in range(world):
+            fake = object.__new__(Processes)
+            fake.rank, fake.world = rank, world
+            parts.append(fake.shard(n))
+        sizes = [len(t) for t in torch.tensor_split(torch.arange(n), world)]
+        assert [b - a for a, b in parts] == sizes
+        assert parts[0][0] == 0 and parts[-1][1] == n
+        assert all(parts[r][1] == parts[r + 1][0] for r in range(world - 1))

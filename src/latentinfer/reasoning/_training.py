@@ -1,4 +1,4 @@
-"""What STaR and TRICE share: weighted sequence losses, optimiser steps, checkpoints.
+"""What STaR and TRICE share: processes, weighted sequence losses, optimiser steps, checkpoints.
 
 Both trainers fit a Hugging Face causal LM on rationales it sampled itself, scored with the
 family's one scoring path (:func:`~latentinfer.reasoning.generation.log_prob`). The loss of
@@ -7,6 +7,21 @@ a set of (prompt, completion) pairs with weights w is ``−Σ_k w_k log p(c_k | 
 ``−(1/M) Σ w ∇ log p``. Checkpoints hold the model, optimiser and random streams in
 safetensors and the trainer's bookkeeping (a TRICE memory included) as JSON, through
 :mod:`latentinfer.core.checkpoint`.
+
+Several processes (``accelerate launch``). Both trainers run under one Hugging Face
+``Accelerator`` (:class:`Processes`, made by the core trainer's ``_make_accelerator``: the
+CPU when there is no GPU), with ``accelerator.prepare(model, optimizer)`` and
+``accelerator.backward``. Every process runs the same control flow on the same global
+bookkeeping (the selector, the TRICE memory, STaR's kept set): the global minibatch of M
+items is cut into contiguous shards (:meth:`Processes.shard`: the first ``M mod W`` of the
+W processes take one item more), each process samples and scores only its shard, and
+what the shards produce (proposals, their correctness) is gathered so that every process
+holds the whole of it. A process's loss is its shard's share of the global loss
+(``−Σ_{k∈shard} w_k log p_k / denom``, the same ``denom`` as one process would use);
+:func:`optimizer_step` backpropagates ``W ×`` that share, so the gradient that DDP
+averages over the processes is the gradient of the global loss, as in one process.
+With one process every shard is the whole batch and nothing is gathered: the numbers are
+those of plain PyTorch.
 """
 
 from __future__ import annotations
@@ -30,11 +45,13 @@ from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError
 from latentinfer.reasoning.generation import log_prob
 
 __all__ = [
+    "Processes",
     "RunFiles",
     "check_examples",
     "make_optimizer",
     "optimizer_step",
     "weighted_nll",
+    "zero_loss",
 ]
 
 Tensor = torch.Tensor
@@ -56,6 +73,110 @@ def check_examples(examples: Any, *, name: str = "examples") -> list[Any]:
                 f"{name}[{i}] must be an Example with question and answer strings; got {ex!r}."
             )
     return items
+
+
+class Processes:
+    """The processes of one training run, under one Hugging Face ``Accelerator``.
+
+    Made with the core trainer's ``_make_accelerator`` (so ``device="auto"`` is the CPU when
+    no GPU is found, and processes started by ``accelerate launch`` join one process group
+    even without CUDA). Alone (no launcher) this is one process and every method below is
+    the identity.
+
+    Args:
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, device: str = "auto") -> None:
+        from latentinfer.core.config import TrainConfig
+        from latentinfer.core.trainer import _make_accelerator
+
+        self.acc = _make_accelerator(TrainConfig(device=device), None)  # type: ignore[arg-type]
+        self.rank = int(self.acc.process_index)
+        self.world = int(self.acc.num_processes)
+        self.main = bool(self.acc.is_main_process)
+        self.device = self.acc.device
+
+    def shard(self, n: int) -> tuple[int, int]:
+        """``(start, stop)`` of this process's contiguous share of ``n`` items.
+
+        The first ``n mod W`` processes take ``n // W + 1`` items, the others ``n // W``
+        (``torch.tensor_split``'s rule); one process takes ``(0, n)``.
+        """
+        q, r = divmod(n, self.world)
+        start = self.rank * q + min(self.rank, r)
+        return start, start + q + (1 if self.rank < r else 0)
+
+    def gather(self, items: Sequence[Any]) -> list[Any]:
+        """Every process's ``items`` (picklable), concatenated in rank order, on every process."""
+        if self.world == 1:
+            return list(items)
+        from accelerate.utils import gather_object
+
+        return list(gather_object(list(items)))
+
+    def broadcast(self, obj: Any) -> Any:
+        """The main process's ``obj`` (picklable), on every process."""
+        if self.world == 1:
+            return obj
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list([obj], from_process=0)[0]
+
+    def sum(self, value: Tensor) -> Tensor:
+        """``value`` summed over the processes (on every process)."""
+        if self.world == 1:
+            return value
+        return self.acc.reduce(value.to(self.device), reduction="sum")  # type: ignore[no-any-return]
+
+    def wait(self) -> None:
+        """Barrier: every process reaches this point before any goes on."""
+        if self.world > 1:
+            self.acc.wait_for_everyone()
+
+    def prepare(self, model: Any, optimizer: torch.optim.Optimizer) -> tuple[Any, Any]:
+        """``accelerator.prepare(model, optimizer)``: DDP-wrapped model (the model itself in
+        one process) and the wrapped optimizer, both on the accelerator's device."""
+        net, opt = self.acc.prepare(model, optimizer)
+        return net, opt
+
+    def unwrap(self, net: Any) -> Any:
+        """The model inside ``net`` (for sampling, scoring without DDP, saving)."""
+        return self.acc.unwrap_model(net)
+
+    def generator(self, seed: int) -> torch.Generator:
+        """This process's sampling stream: ``derive_seed(seed, 1)`` on the main process (the
+        stream of a single-process run) and ``derive_seed(seed, 1, rank)`` on the others."""
+        from latentinfer.core.seeding import derive_seed, make_generator
+
+        keys = (1,) if self.rank == 0 else (1, self.rank)
+        return make_generator(derive_seed(seed, *keys))
+
+    def generator_states(self, g: torch.Generator) -> list[Tensor]:
+        """Every process's state of its stream ``g``, in rank order (for a checkpoint)."""
+        return self.gather([g.get_state()])
+
+    def restore_generator(self, g: torch.Generator, state: dict[str, Any], saved: int) -> None:
+        """Set this process's stream from a checkpoint written by ``saved`` processes.
+
+        The main process takes ``state["generator"]``; process r > 0 takes
+        ``state["rank_generators"][r - 1]`` when the checkpoint was written by as many
+        processes, else it keeps its fresh stream (a run resumed on another number of
+        processes continues correctly but not along the same random numbers).
+        """
+        if self.rank == 0:
+            g.set_state(state["generator"])
+            return
+        others = state.get("rank_generators") or []
+        if saved == self.world and len(others) >= self.rank:
+            g.set_state(others[self.rank - 1])
+
+
+def zero_loss(model: Any, tokenizer: Any, prompt: str, completion: str) -> Tensor:
+    """``0 × log p(completion | prompt)``: a zero loss that still runs a forward through
+    ``model``. A process with nothing to learn from this step uses it, so that DDP's
+    gradient all-reduce, which every process must join, still happens."""
+    return log_prob(model, tokenizer, [prompt], [completion]).sum() * 0.0
 
 
 def make_optimizer(model: Any, *, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -100,17 +221,29 @@ def optimizer_step(
     *,
     max_grad_norm: float | None,
     step: int,
-) -> float:
-    """Backpropagate ``loss``, clip, step; returns the gradient norm before clipping.
+    processes: Processes | None = None,
+) -> tuple[float, float]:
+    """Backpropagate ``loss``, clip, step; returns ``(gradient norm before clipping, loss)``.
+
+    With ``processes``, ``loss`` is this process's share of the global loss: the returned
+    loss is the sum of the shares, the backward pass goes through
+    ``accelerator.backward(W × share)`` so that DDP's average is the gradient of the global
+    loss, and the norm (taken after the all-reduce) is the global gradient's. Every check
+    is made on global values, so all processes stop together.
 
     Raises:
         NonFiniteError: the loss or the gradient is NaN/Inf (nothing is stepped).
     """
     value = loss.detach()
+    if processes is not None:
+        value = processes.sum(value)
     if not bool(torch.isfinite(value)):
         raise NonFiniteError(f"loss is {float(value)} at step {step}.", step=step, part="loss")
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if processes is None:
+        loss.backward()
+    else:
+        processes.acc.backward(loss * processes.world if processes.world > 1 else loss)
     params = [p for p in model.parameters() if p.grad is not None]
     norm = torch.nn.utils.clip_grad_norm_(
         params, max_grad_norm if max_grad_norm is not None else float("inf")
@@ -118,7 +251,7 @@ def optimizer_step(
     if not bool(torch.isfinite(norm)):
         raise NonFiniteError(f"gradient norm is {float(norm)} at step {step}.", step=step)
     optimizer.step()
-    return float(norm)
+    return float(norm), float(value)
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -165,10 +298,9 @@ class RunFiles:
         """``save_pretrained`` the model and tokenizer into ``model/``."""
         if self.root is None:
             return None
-        out = self.root / "model"
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        return out
+        from latentinfer.reasoning.sft import save_model  # no progress bars
+
+        return save_model(model, tokenizer, self.root / "model")
 
 
 def restore_training_state(

@@ -121,7 +121,10 @@ def _model_device(model: Any) -> torch.device:
 
 
 def _max_positions(model: Any) -> int | None:
-    value = getattr(model.config, "max_position_embeddings", None)
+    # a model wrapped for data parallelism (DDP, as ``accelerator.prepare`` gives) keeps its
+    # config on the wrapped module; scoring goes through the wrapper so gradients all-reduce
+    base = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+    value = getattr(base.config, "max_position_embeddings", None)
     return int(value) if isinstance(value, int) else None
 
 

@@ -7,7 +7,7 @@ on one memory and one set of proposals compares the estimators, not two random d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -35,6 +35,9 @@ def gradient_variance(
     memory: Sequence[str | None],
     proposals: Sequence[str],
     weights: dict[str, tuple[Tensor, Tensor]],
+    *,
+    rows: tuple[int, int] | None = None,
+    all_reduce: Callable[[Tensor], Tensor] | None = None,
 ) -> dict[str, float]:
     """Variance of minibatch gradient estimators that share one set of sequences.
 
@@ -51,12 +54,19 @@ def gradient_variance(
         prompts, memory, proposals: ``M`` prompts, memory completions (after the step's
             update; ``None`` where there is none) and proposals.
         weights: estimator name → ``(memory weights (M,), proposal weights (M,))``.
+        rows: with several processes, ``(start, stop)``: the examples this process scores
+            (``None``: all M). Every process passes the same global inputs.
+        all_reduce: sums a tensor over the processes (with ``rows``). The mean is the
+            all-reduced sum of the contributions over M, then the all-reduced sum of the
+            squared deviations gives the same unbiased estimate as one process (up to the
+            order of float sums).
 
     Returns:
         ``{"grad_var_<name>": tr Cov / M, "grad_sq_<name>": ‖mean‖²}`` per estimator.
     """
     m = len(prompts)
     size = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    device = next(model.parameters()).device
     cache: dict[tuple[str, str], Tensor] = {}
 
     def grad(i: int, text: str) -> Tensor:
@@ -65,16 +75,23 @@ def gradient_variance(
             cache[key] = _flat_grad(model, tokenizer, prompts[i], text)
         return cache[key]
 
+    start, stop = (0, m) if rows is None else rows
     out: dict[str, float] = {}
     for name, (w_mem, w_prop) in weights.items():
-        rows = torch.zeros(m, size)  # (M, P) per-example contributions
-        for i in range(m):
+        # per-example contributions of our rows, where the model's gradients are
+        contrib = torch.zeros(stop - start, size, device=device)
+        for r, i in enumerate(range(start, stop)):
             mem_text = memory[i]
             if float(w_mem[i]) != 0.0 and mem_text is not None:
-                rows[i] += float(w_mem[i]) * grad(i, mem_text)
+                contrib[r] += float(w_mem[i]) * grad(i, mem_text)
             if float(w_prop[i]) != 0.0:
-                rows[i] += float(w_prop[i]) * grad(i, proposals[i])
-        mean = rows.mean(0)
-        out[f"grad_var_{name}"] = float(((rows - mean) ** 2).sum() / max(m - 1, 1) / m)
+                contrib[r] += float(w_prop[i]) * grad(i, proposals[i])
+        if all_reduce is None:
+            mean = contrib.mean(0)
+            spread = ((contrib - mean) ** 2).sum()
+        else:
+            mean = all_reduce(contrib.sum(0)).cpu() / m
+            spread = all_reduce(((contrib - mean) ** 2).sum()).cpu()
+        out[f"grad_var_{name}"] = float(spread / max(m - 1, 1) / m)
         out[f"grad_sq_{name}"] = float((mean**2).sum())
     return out

@@ -16,6 +16,17 @@ Outer rounds; in round r:
 Every rationale sampled (rationalizations included) counts toward ``samples`` and the
 ``max_samples`` budget, so STaR and TRICE can be compared at equal sampling cost.
 
+Several processes (``accelerate launch``; see :mod:`latentinfer.reasoning._training`). Every
+process runs the selector and the budget identically; process r samples its contiguous
+shard of the round's questions (from the unwrapped model, with its own stream:
+``derive_seed(seed, 1)`` on the main process, ``derive_seed(seed, 1, r)`` on the others),
+the results are gathered, the global list of failures (cut to the budget as in one
+process) is sharded again for rationalization and gathered, so every process holds the
+same kept set. Fine-tuning is the same prepared loop: the minibatch of ``batch_size`` kept
+pairs is drawn from one stream shared by all processes, each scores its shard, and DDP
+averages the gradients into those of ``−Σ log p / B`` over the whole minibatch. Metrics,
+the progress bar, ``trainer.json``, checkpoints and ``model/`` come from the main process.
+
 References:
     E. Zelikman, Y. Wu, J. Mu, N. D. Goodman. "STaR: Bootstrapping Reasoning With
     Reasoning." NeurIPS 2022, arXiv:2203.14465.
@@ -40,6 +51,7 @@ from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed, make_generator
 from latentinfer.core.validation import check_choice, check_number
 from latentinfer.reasoning._training import (
+    Processes,
     RunFiles,
     check_examples,
     check_resume_config,
@@ -48,6 +60,7 @@ from latentinfer.reasoning._training import (
     optimizer_step,
     restore_training_state,
     weighted_nll,
+    zero_loss,
 )
 from latentinfer.reasoning.generation import sample
 from latentinfer.reasoning.prompt_selection import SELECTORS, PromptSelector, make_selector
@@ -98,6 +111,8 @@ class STaRConfig:
         keep_checkpoints: round checkpoints kept in the run folder.
         seed: seeds sampling, selection and minibatches.
         progress: show a progress bar (``None``: when stderr is a terminal).
+        device: ``"auto"`` (a GPU when Accelerate finds one, else the CPU), ``"cpu"`` or
+            ``"cuda"``; the model is moved there.
     """
 
     rounds: int = 5
@@ -120,6 +135,7 @@ class STaRConfig:
     keep_checkpoints: int = 2
     seed: int = 0
     progress: bool | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         check_number(self.rounds, name="rounds", low=1, integer=True)
@@ -158,6 +174,7 @@ class STaRConfig:
         check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
         check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
         check_number(self.seed, name="seed", low=0, integer=True)
+        check_choice(self.device, name="device", choices=("auto", "cpu", "cuda"))
 
     def steps_in_round(self, r: int) -> int:
         """Fine-tuning steps of round ``r`` (0-based): ``round(base_steps · growth^r)``."""
@@ -223,40 +240,51 @@ class STaR:
         idx: list[int],
         g: torch.Generator,
         budget: int | None,
+        procs: Processes | None = None,
     ) -> tuple[list[tuple[int, str, bool]], list[bool], int]:
-        """Sample, keep the correct, rationalize the rest; returns (kept, correct, used)."""
+        """Sample, keep the correct, rationalize the rest; returns (kept, correct, used).
+
+        With several processes each samples its shard of ``idx`` (then of the failures) and
+        the results are gathered: every process returns the global lists.
+        """
         cfg = self.config
-        prompts = [task.prompt(train[i].question) for i in idx]
-        out = sample(
-            model,
-            tokenizer,
-            prompts,
-            temperature=cfg.temperature,
-            max_new_tokens=cfg.max_new_tokens,
-            generator=g,
-        )
+        procs = procs or Processes()
+
+        def run(items: list[int], hint: bool) -> list[tuple[str, bool]]:
+            lo, hi = procs.shard(len(items))
+            mine = items[lo:hi]
+            texts = [
+                task.prompt(train[i].question, hint=train[i].answer)
+                if hint
+                else task.prompt(train[i].question)
+                for i in mine
+            ]
+            out = (
+                sample(
+                    model,
+                    tokenizer,
+                    texts,
+                    temperature=cfg.temperature,
+                    max_new_tokens=cfg.max_new_tokens,
+                    generator=g,
+                )
+                if mine
+                else []
+            )
+            local = [(z[0], task.is_correct(z[0], train[i].answer)) for z, i in zip(out, mine)]
+            return procs.gather(local)
+
+        plain = run(idx, hint=False)
         used = len(idx)
-        correct = [task.is_correct(z[0], train[i].answer) for z, i in zip(out, idx)]
-        kept = [(i, z[0], False) for z, i, ok in zip(out, idx, correct) if ok]
+        correct = [ok for _, ok in plain]
+        kept = [(i, z, False) for (z, ok), i in zip(plain, idx) if ok]
         failed = [i for i, ok in zip(idx, correct) if not ok]
         if budget is not None:
             failed = failed[: max(budget - used, 0)]
         if cfg.rationalize and failed:
-            hinted = [task.prompt(train[i].question, hint=train[i].answer) for i in failed]
-            again = sample(
-                model,
-                tokenizer,
-                hinted,
-                temperature=cfg.temperature,
-                max_new_tokens=cfg.max_new_tokens,
-                generator=g,
-            )
+            again = run(failed, hint=True)
             used += len(failed)
-            kept += [
-                (i, z[0], True)
-                for z, i in zip(again, failed)
-                if task.is_correct(z[0], train[i].answer)
-            ]
+            kept += [(i, z, True) for (z, ok), i in zip(again, failed) if ok]
         return kept, correct, used
 
     def fit(
@@ -296,14 +324,18 @@ class STaR:
                 f"questions_per_round must be at most the number of examples ({len(train)}); "
                 f"got {cfg.questions_per_round}."
             )
+        procs = Processes(cfg.device)
         files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
-        base = copy.deepcopy(model.state_dict()) if cfg.restart else None
-        g = make_generator(derive_seed(cfg.seed, 1))
-        batches = make_generator(derive_seed(cfg.seed, 3))
+        g = procs.generator(cfg.seed)
+        batches = make_generator(derive_seed(cfg.seed, 3))  # the same on every process
         selector: PromptSelector = make_selector(
             cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
         )
         optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # net: what the loss goes through (DDP with several processes); model: what samples
+        net, optimizer = procs.prepare(model, optimizer)
+        model = procs.unwrap(net)
+        base = copy.deepcopy(model.state_dict()) if cfg.restart else None
         cdict = config_dict(cfg)
         start, samples, steps = 0, 0, 0
         saved = files.latest() if resume else None
@@ -313,11 +345,11 @@ class STaR:
             restore_training_state(
                 model, None if cfg.restart else optimizer, state, where=str(files.root)
             )
-            g.set_state(state["generator"])
+            procs.restore_generator(g, state, int(meta.get("processes", 1)))
             batches.set_state(state["batches"])
             selector.load_state_dict(state["selector"])
             start, samples, steps = int(meta["round"]), int(meta["samples"]), int(meta["steps"])
-        if files.root is not None:
+        if files.root is not None and procs.main:
             (files.root / "trainer.json").write_text(
                 json.dumps(
                     {"trainer": "star", "config": cdict, "task": getattr(task, "name", "")},
@@ -326,7 +358,7 @@ class STaR:
             )
         writer = (
             None
-            if files.root is None
+            if files.root is None or not procs.main
             else MetricsWriter(
                 files.root / "metrics.jsonl", resume_step=start if saved is not None else None
             )
@@ -337,7 +369,10 @@ class STaR:
         t0 = time.perf_counter()
         try:
             with TrainProgress(
-                cfg.rounds, enabled=cfg.progress, description="star", completed=start
+                cfg.rounds,
+                enabled=cfg.progress if procs.main else False,
+                description="star",
+                completed=start,
             ) as bar:
                 while r < cfg.rounds:
                     budget = None if cfg.max_samples is None else cfg.max_samples - samples
@@ -350,7 +385,7 @@ class STaR:
                     if budget is not None:
                         idx = idx[:budget]
                     kept, correct, used = self._collect(
-                        model, tokenizer, task, train, idx, g, budget
+                        model, tokenizer, task, train, idx, g, budget, procs
                     )
                     samples += used
                     selector.update(idx, torch.tensor(correct, dtype=torch.float64), 1)
@@ -358,9 +393,20 @@ class STaR:
                     if cfg.restart:
                         assert base is not None
                         model.load_state_dict(base)
-                        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+                        # a fresh AdamW state, what a new optimizer would start from (Accelerate
+                        # keeps every optimizer it prepared, so the prepared one is reused)
+                        optimizer.state.clear()
                     loss = self._finetune(
-                        model, tokenizer, task, train, kept, optimizer, n_steps, batches, steps
+                        net,
+                        tokenizer,
+                        task,
+                        train,
+                        kept,
+                        optimizer,
+                        n_steps,
+                        batches,
+                        steps,
+                        procs,
                     )
                     steps += n_steps if kept else 0
                     r += 1
@@ -381,17 +427,29 @@ class STaR:
                     metrics.append(record)
                     if writer is not None:
                         writer.write([record])
-                    files.save(
-                        r,
-                        {
+                    streams = procs.generator_states(g)
+                    if procs.main:
+                        state = {
                             "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(),
-                            "generator": g.get_state(),
+                            "generator": streams[0],
                             "batches": batches.get_state(),
                             "selector": selector.state_dict(),
-                        },
-                        {"config": cdict, "round": r, "samples": samples, "steps": steps},
-                    )
+                        }
+                        if procs.world > 1:
+                            state["rank_generators"] = streams[1:]
+                        files.save(
+                            r,
+                            state,
+                            {
+                                "config": cdict,
+                                "round": r,
+                                "samples": samples,
+                                "steps": steps,
+                                "processes": procs.world,
+                            },
+                        )
+                    procs.wait()
                     bar.update(
                         r, loss=loss, note=f"acc {record['train_accuracy']:.2f} kept {len(kept)}"
                     )
@@ -406,7 +464,9 @@ class STaR:
         finally:
             if writer is not None:
                 writer.close()
-        files.save_model(model, tokenizer)
+        if procs.main:
+            files.save_model(model, tokenizer)
+        procs.wait()
         model.eval()
         return STaRResult(
             model=model,
@@ -431,21 +491,44 @@ class STaR:
         n_steps: int,
         batches: torch.Generator,
         step0: int,
+        procs: Processes | None = None,
     ) -> float:
-        """``n_steps`` steps of −Σ log p / B on minibatches of the kept set; the last loss."""
+        """``n_steps`` steps of −Σ log p / B on minibatches of the kept set; the last loss.
+
+        ``model`` is what the loss goes through (the DDP wrapper with several processes):
+        every process draws the same minibatch and scores its shard of it.
+        """
         if not kept:
             return math.nan
         cfg = self.config
+        procs = procs or Processes()
         model.train()
         b = min(cfg.batch_size, len(kept))
+        lo, hi = procs.shard(b)
         loss_value = math.nan
         for s in range(n_steps):
             pick = torch.randperm(len(kept), generator=batches)[:b].tolist()
             prompts = [task.prompt(train[kept[k][0]].question) for k in pick]
             texts = [kept[k][1] for k in pick]
-            loss = weighted_nll(model, tokenizer, prompts, texts, [1.0] * b, denom=float(b))
-            optimizer_step(model, optimizer, loss, max_grad_norm=cfg.max_grad_norm, step=step0 + s)
-            loss_value = float(loss.detach())
+            if hi > lo:
+                loss = weighted_nll(
+                    model,
+                    tokenizer,
+                    prompts[lo:hi],
+                    texts[lo:hi],
+                    [1.0] * (hi - lo),
+                    denom=float(b),
+                )
+            else:  # fewer pairs than processes: this one only joins the all-reduce
+                loss = zero_loss(model, tokenizer, prompts[0], texts[0])
+            _, loss_value = optimizer_step(
+                model,
+                optimizer,
+                loss,
+                max_grad_norm=cfg.max_grad_norm,
+                step=step0 + s,
+                processes=procs,
+            )
         return loss_value
 
     def _evaluate(

@@ -20,6 +20,22 @@ examples with a valid memory, β, the loss, sampled rationales so far; every
 ``variance_every`` steps also the gradient variance of the two estimators on the *same*
 memory and proposals (see :func:`~latentinfer.reasoning.gradient_variance.gradient_variance`).
 
+Several processes (``accelerate launch``; see :mod:`latentinfer.reasoning._training`). The
+selector runs identically on every process, so all agree on each step's M examples; process
+r proposes rationales for its contiguous shard of them (M is split over the W processes,
+the first ``M mod W`` taking one more; ``batch_size`` must be at least W) from the
+unwrapped model with its own stream (``derive_seed(seed, 1)`` on the main process, the
+single-process stream, ``derive_seed(seed, 1, r)`` on the others). The proposals and their
+correctness are gathered, so every process updates the *whole* memory the same way and
+computes β, the weights and the MoPPS update over the **global** minibatch: the estimator
+is the single-process one. Each process then scores its shard's 2·M/W terms; DDP averages
+the gradients into the gradient of ``−Σ w · log p / M`` over the global batch. Systematic
+resampling (``subsample``) is drawn by the main process and broadcast. The variance probe
+scores each process's shard and all-reduces the sums. Metrics, the progress bar,
+``trainer.json``, checkpoints (which hold every process's stream) and ``model/`` come from
+the main process only. What can differ from one process: the proposals (other random
+streams on processes r > 0) and float rounding (the all-reduce sums in another order).
+
 References:
     D. Phan, M. D. Hoffman, D. Dohan, S. Douglas, T. A. Le, A. Parisi, P. Sountsov,
     C. Sutton, S. Vikram, R. A. Saurous. "Training Chain-of-Thought via Latent-Variable
@@ -39,10 +55,11 @@ import torch
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.progress import TrainProgress
-from latentinfer.core.seeding import derive_seed, make_generator
+from latentinfer.core.seeding import derive_seed
 from latentinfer.core.validation import check_choice, check_number
 from latentinfer.inference.mcmc_em import FIRST_VALID, systematic_resample, trice_weights
 from latentinfer.reasoning._training import (
+    Processes,
     RunFiles,
     check_examples,
     check_resume_config,
@@ -51,6 +68,7 @@ from latentinfer.reasoning._training import (
     optimizer_step,
     restore_training_state,
     weighted_nll,
+    zero_loss,
 )
 from latentinfer.reasoning.generation import sample
 from latentinfer.reasoning.gradient_variance import gradient_variance
@@ -110,6 +128,8 @@ class TRICEConfig:
         eval_max: held-out examples used by the periodic evaluations (``None``: all).
         seed: seeds sampling and selection.
         progress: show a progress bar (``None``: when stderr is a terminal).
+        device: ``"auto"`` (a GPU when Accelerate finds one, else the CPU), ``"cpu"`` or
+            ``"cuda"``; the model is moved there.
     """
 
     steps: int = 500
@@ -134,6 +154,7 @@ class TRICEConfig:
     eval_max: int | None = None
     seed: int = 0
     progress: bool | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         check_number(self.steps, name="steps", low=1, integer=True)
@@ -167,6 +188,7 @@ class TRICEConfig:
         check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
         check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
         check_number(self.seed, name="seed", low=0, integer=True)
+        check_choice(self.device, name="device", choices=("auto", "cpu", "cuda"))
 
 
 @dataclass
@@ -220,7 +242,13 @@ class TRICE:
 
     # ------------------------------------------------------------------ memory
     def _init_memory(
-        self, model: Any, tokenizer: Any, task: Any, examples: list[Any], g: torch.Generator
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        examples: list[Any],
+        g: torch.Generator,
+        procs: Processes,
     ) -> tuple[list[str | None], list[bool], int]:
         cfg = self.config
         n = len(examples)
@@ -241,11 +269,18 @@ class TRICE:
                 todo = todo[: max(cfg.max_samples - used, 0)]
             if not todo:
                 break
-            hinted = [task.prompt(examples[i].question, hint=examples[i].answer) for i in todo]
-            out = sample(model, tokenizer, hinted, max_new_tokens=cfg.max_new_tokens, generator=g)
+            lo, hi = procs.shard(len(todo))
+            mine = todo[lo:hi]
+            hinted = [task.prompt(examples[i].question, hint=examples[i].answer) for i in mine]
+            out = (
+                sample(model, tokenizer, hinted, max_new_tokens=cfg.max_new_tokens, generator=g)
+                if mine
+                else []
+            )
+            local = [(z, task.is_correct(z, examples[i].answer)) for i, (z,) in zip(mine, out)]
             used += len(todo)
-            for i, (z,) in zip(todo, out):
-                if task.is_correct(z, examples[i].answer):
+            for i, (z, ok) in zip(todo, procs.gather(local)):
+                if ok:
                     memory[i], valid[i] = z, True
         return memory, valid, used
 
@@ -288,20 +323,29 @@ class TRICE:
                 f"batch_size must be at most the number of examples ({len(train)}); "
                 f"got {cfg.batch_size}."
             )
+        procs = Processes(cfg.device)
+        if cfg.batch_size < procs.world:
+            raise ConfigError(
+                f"batch_size must be at least the number of processes ({procs.world}), so that "
+                f"each proposes for at least one example; got {cfg.batch_size}."
+            )
         files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
         prompts = [task.prompt(ex.question) for ex in train]
-        g = make_generator(derive_seed(cfg.seed, 1))
+        g = procs.generator(cfg.seed)
         selector: PromptSelector = make_selector(
             cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
         )
         optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # net: what the loss goes through (DDP with several processes); model: what samples
+        net, optimizer = procs.prepare(model, optimizer)
+        model = procs.unwrap(net)
         cdict = config_dict(cfg)
         saved = files.latest() if resume else None
         if saved is not None:
             state, meta = saved
             check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
             restore_training_state(model, optimizer, state, where=str(files.root))
-            g.set_state(state["generator"])
+            procs.restore_generator(g, state, int(meta.get("processes", 1)))
             selector.load_state_dict(state["selector"])
             memory, valid = list(meta["memory"]), [bool(v) for v in meta["valid"]]
             start, samples = int(meta["step"]), int(meta["samples"])
@@ -311,9 +355,9 @@ class TRICE:
                     f"examples has {len(train)}; resume with the same examples."
                 )
         else:
-            memory, valid, samples = self._init_memory(model, tokenizer, task, train, g)
+            memory, valid, samples = self._init_memory(model, tokenizer, task, train, g, procs)
             start = 0
-        if files.root is not None:
+        if files.root is not None and procs.main:
             import json
 
             (files.root / "trainer.json").write_text(
@@ -324,7 +368,7 @@ class TRICE:
             )
         writer = (
             None
-            if files.root is None
+            if files.root is None or not procs.main
             else MetricsWriter(
                 files.root / "metrics.jsonl", resume_step=start if saved is not None else None
             )
@@ -333,48 +377,64 @@ class TRICE:
         pending: list[dict[str, Any]] = []
         m = cfg.batch_size
         step = start
-        model.train()
+        net.train()
         t0 = time.perf_counter()
 
+        lo, hi = procs.shard(m)  # this process's examples of each step's minibatch
+
         def checkpoint() -> None:
-            files.save(
-                step,
-                {
+            # every process takes part (its stream's state); the main process writes
+            streams = procs.generator_states(g)
+            if procs.main:
+                state = {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
-                    "generator": g.get_state(),
+                    "generator": streams[0],
                     "selector": selector.state_dict(),
-                },
-                {
-                    "config": cdict,
-                    "step": step,
-                    "samples": samples,
-                    "memory": memory,
-                    "valid": valid,
-                },
-            )
+                }
+                if procs.world > 1:
+                    state["rank_generators"] = streams[1:]
+                files.save(
+                    step,
+                    state,
+                    {
+                        "config": cdict,
+                        "step": step,
+                        "samples": samples,
+                        "memory": memory,
+                        "valid": valid,
+                        "processes": procs.world,
+                    },
+                )
+            procs.wait()
 
         try:
             with TrainProgress(
-                cfg.steps, enabled=cfg.progress, description="trice", completed=start
+                cfg.steps,
+                enabled=cfg.progress if procs.main else False,
+                description="trice",
+                completed=start,
             ) as bar:
                 while step < cfg.steps:
                     if cfg.max_samples is not None and samples + m > cfg.max_samples:
                         break
                     idx = selector.select(m).tolist()
                     batch_prompts = [prompts[i] for i in idx]
-                    proposals = [
-                        z[0]
-                        for z in sample(
-                            model,
-                            tokenizer,
-                            batch_prompts,
-                            max_new_tokens=cfg.max_new_tokens,
-                            generator=g,
-                        )
+                    mine = sample(
+                        model,
+                        tokenizer,
+                        batch_prompts[lo:hi],
+                        max_new_tokens=cfg.max_new_tokens,
+                        generator=g,
+                    )
+                    local = [
+                        (z[0], task.is_correct(z[0], train[i].answer))
+                        for z, i in zip(mine, idx[lo:hi])
                     ]
+                    gathered = procs.gather(local)
+                    proposals = [z for z, _ in gathered]
+                    correct = [ok for _, ok in gathered]
                     samples += m
-                    correct = [task.is_correct(z, train[i].answer) for z, i in zip(proposals, idx)]
                     old = torch.tensor([valid[i] for i in idx])
                     acc = torch.tensor(correct)
                     w = trice_weights(
@@ -401,21 +461,39 @@ class TRICE:
                                     "cv": (cv.memory, cv.proposal),
                                     "nocv": (basic.memory, basic.proposal),
                                 },
+                                rows=(lo, hi) if procs.world > 1 else None,
+                                all_reduce=procs.sum if procs.world > 1 else None,
                             )
                         )
                     term_w = torch.cat([w.memory, w.proposal])
                     if cfg.subsample is not None:
-                        term_w = (
-                            systematic_resample(term_w.double(), cfg.subsample, generator=g)
-                            .dense(2 * m)
-                            .float()
-                        )
+                        # one draw for the global batch: the main process's, broadcast
+                        if procs.main:
+                            term_w = (
+                                systematic_resample(term_w.double(), cfg.subsample, generator=g)
+                                .dense(2 * m)
+                                .float()
+                            )
+                        term_w = procs.broadcast(term_w)
                     texts = [t if t is not None else "" for t in mem_texts] + proposals
-                    loss = weighted_nll(
-                        model, tokenizer, batch_prompts * 2, texts, term_w, denom=float(m)
-                    )
-                    norm = optimizer_step(
-                        model, optimizer, loss, max_grad_norm=cfg.max_grad_norm, step=step
+                    # this process's terms: its shard's memories, then its shard's proposals
+                    terms = [*range(lo, hi), *range(m + lo, m + hi)]
+                    term_prompts = [batch_prompts[k % m] for k in terms]
+                    term_texts = [texts[k] for k in terms]
+                    term_wk = term_w[terms]
+                    if procs.world > 1 and not bool((term_wk != 0).any()):
+                        loss = zero_loss(net, tokenizer, term_prompts[0], term_texts[0])
+                    else:
+                        loss = weighted_nll(
+                            net, tokenizer, term_prompts, term_texts, term_wk, denom=float(m)
+                        )
+                    norm, loss_value = optimizer_step(
+                        net,
+                        optimizer,
+                        loss,
+                        max_grad_norm=cfg.max_grad_norm,
+                        step=step,
+                        processes=procs,
                     )
                     selector.update(idx, acc.to(torch.float64), 1)
                     step += 1
@@ -423,7 +501,7 @@ class TRICE:
                         step=step,
                         samples=samples,
                         rollouts=selector.rollouts_,
-                        loss=float(loss.detach()),
+                        loss=loss_value,
                         grad_norm=norm,
                         proposal_accuracy=float(acc.float().mean()),
                         accepted=int(acc.sum()),
@@ -467,7 +545,9 @@ class TRICE:
                 writer.close()
         if files.root is not None:
             checkpoint()
-            files.save_model(model, tokenizer)
+            if procs.main:
+                files.save_model(model, tokenizer)
+            procs.wait()
         model.eval()
         return TRICEResult(
             model=model,
