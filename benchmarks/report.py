@@ -988,6 +988,23 @@ def vluci_synthetic(d: dict[str, Any]) -> str:
                 "hidden confounding's bias lies within the sampling noise there, so there is "
                 "no bias for the confounder model to remove."
             )
+    weak = _load("vluci_synthetic_weak")
+    if weak:
+        for s, r in weak["results"].items():
+            n_seeds = weak["setting"]["seeds"]
+            rows = [
+                [name]
+                + [
+                    f"{r[name][k]['mean']:.3f} ± {r[name][k]['se']:.2g}"
+                    for k in ("pehe_in", "ate_in", "pehe_out", "ate_out")
+                ]
+                for name in weak["methods"]
+            ]
+            parts += [
+                f"The weakest confounding again with {n_seeds} realisations (s = {s}; "
+                f"`{weak['command']}`):",
+                _table(["method", "√PEHE in", "ATE error in", "√PEHE out", "ATE error out"], rows),
+            ]
     parts += [
         "The intervals come from posterior draws of U only (and, for the plug-in, from "
         "refits on them): they leave out the networks' and the base's estimation error, "
