@@ -26,7 +26,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, ValidationError
 
@@ -153,15 +152,6 @@ def _parse_proxies(raw: str | None, known: tuple[int, ...]) -> tuple[int, ...] |
         ) from None
 
 
-def _print(title: str, rows: list[tuple[str, str]]) -> None:
-    table = Table(title=title)
-    table.add_column("quantity")
-    table.add_column("value")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
-
-
 @app.command("fit")
 def fit(
     method: Annotated[str, typer.Argument(help=f"One of {', '.join(METHODS)}.")],
@@ -203,7 +193,7 @@ def fit(
     """Fit a treatment-effect estimator; write effects, intervals and scores to a run folder."""
     from latentinfer import data as data_mod
     from latentinfer.causal.metrics import score_effects
-    from latentinfer.cli import _parse_options
+    from latentinfer.cli import _parse_options, _print_table
     from latentinfer.core.validation import check_number
 
     check_number(alpha, name="--alpha", low=0.0, high=1.0)
@@ -288,8 +278,9 @@ def fit(
     if method in LATENT:
         estimator.save(folder / "model")
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
-    _print(
+    _print_table(
         f"{method} on {label}: {len(fit_rows)} fitting rows, {len(test_rows)} held out",
         [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in summary.items()],
+        ("quantity", "value"),
     )
     console.print(f"run folder: {folder}")

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, ValidationError
 
@@ -115,12 +114,9 @@ def _make_config(entry: TrainerEntry, options: dict[str, Any]) -> Any:
 
 
 def _table(title: str, rows: list[tuple[str, str]]) -> None:
-    table = Table(title=title)
-    table.add_column("quantity")
-    table.add_column("value")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
+    from latentinfer.cli import _print_table
+
+    _print_table(title, list(rows), ("quantity", "value"))
 
 
 def _fmt(v: Any) -> str:

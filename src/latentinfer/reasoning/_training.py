@@ -27,6 +27,7 @@ those of plain PyTorch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ from latentinfer.core.checkpoint import (
     save_checkpoint,
 )
 from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError, ValidationError
+from latentinfer.core.metrics import MetricsWriter
 from latentinfer.reasoning.generation import log_prob
 
 __all__ = [
@@ -155,6 +157,16 @@ class Processes:
     def generator_states(self, g: torch.Generator) -> list[Tensor]:
         """Every process's state of its stream ``g``, in rank order (for a checkpoint)."""
         return self.gather([g.get_state()])
+
+    def stream_state(self, g: torch.Generator) -> dict[str, Any]:
+        """Checkpoint entries for every process's stream ``g``: ``"generator"`` (the main
+        process's) and, with several processes, ``"rank_generators"`` (the others', in rank
+        order), as :meth:`restore_generator` reads them. Every process must call it."""
+        streams = self.generator_states(g)
+        state: dict[str, Any] = {"generator": streams[0]}
+        if self.world > 1:
+            state["rank_generators"] = streams[1:]
+        return state
 
     def restore_generator(self, g: torch.Generator, state: dict[str, Any], saved: int) -> None:
         """Set this process's stream from a checkpoint written by ``saved`` processes.
@@ -294,6 +306,23 @@ class RunFiles:
         where = latest_checkpoint(self.checkpoints)
         return None if where is None else load_checkpoint(where)
 
+    def write_options(self, trainer: str, config: dict[str, Any], task: Any, *, main: bool) -> None:
+        """Write ``trainer.json`` (the trainer's name, options and task) on the main process."""
+        if self.root is not None and main:
+            (self.root / "trainer.json").write_text(
+                json.dumps(
+                    {"trainer": trainer, "config": config, "task": getattr(task, "name", "")},
+                    indent=1,
+                )
+            )
+
+    def metrics_writer(self, resume_step: int | None, *, main: bool) -> MetricsWriter | None:
+        """The ``metrics.jsonl`` writer on the main process (``None`` elsewhere or without a
+        folder); ``resume_step`` drops the records after it, as on resume."""
+        if self.root is None or not main:
+            return None
+        return MetricsWriter(self.root / "metrics.jsonl", resume_step=resume_step)
+
     def save_model(self, model: Any, tokenizer: Any) -> Path | None:
         """``save_pretrained`` the model and tokenizer into ``model/``."""
         if self.root is None:
@@ -301,6 +330,25 @@ class RunFiles:
         from latentinfer.reasoning.sft import save_model  # no progress bars
 
         return save_model(model, tokenizer, self.root / "model")
+
+
+def held_out_accuracy(
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    held: list[Any],
+    *,
+    eval_max: int | None,
+    max_new_tokens: int,
+) -> float:
+    """Greedy accuracy on the first ``eval_max`` held-out examples (all when ``None``);
+    leaves ``model`` in training mode."""
+    from latentinfer.reasoning.evaluate import accuracy
+
+    subset = held if eval_max is None else held[:eval_max]
+    value = accuracy(model, tokenizer, task, subset, mode="greedy", max_new_tokens=max_new_tokens)
+    model.train()
+    return float(value)
 
 
 def restore_training_state(

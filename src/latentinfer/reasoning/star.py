@@ -35,7 +35,6 @@ References:
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -46,7 +45,6 @@ from typing import Any
 import torch
 
 from latentinfer.core.errors import ConfigError
-from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed, make_generator
 from latentinfer.core.validation import check_choice, check_number
@@ -56,6 +54,7 @@ from latentinfer.reasoning._training import (
     check_examples,
     check_resume_config,
     config_dict,
+    held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
@@ -349,20 +348,8 @@ class STaR:
             batches.set_state(state["batches"])
             selector.load_state_dict(state["selector"])
             start, samples, steps = int(meta["round"]), int(meta["samples"]), int(meta["steps"])
-        if files.root is not None and procs.main:
-            (files.root / "trainer.json").write_text(
-                json.dumps(
-                    {"trainer": "star", "config": cdict, "task": getattr(task, "name", "")},
-                    indent=1,
-                )
-            )
-        writer = (
-            None
-            if files.root is None or not procs.main
-            else MetricsWriter(
-                files.root / "metrics.jsonl", resume_step=start if saved is not None else None
-            )
-        )
+        files.write_options("star", cdict, task, main=procs.main)
+        writer = files.metrics_writer(start if saved is not None else None, main=procs.main)
         metrics: list[dict[str, Any]] = []
         kept: list[tuple[int, str, bool]] = []
         r = start
@@ -423,21 +410,26 @@ class STaR:
                         "seconds": round(time.perf_counter() - t0, 2),
                     }
                     if held is not None and cfg.eval_every and r % cfg.eval_every == 0:
-                        record["test_accuracy"] = self._evaluate(model, tokenizer, task, held)
+                        record["test_accuracy"] = held_out_accuracy(
+                            model,
+                            tokenizer,
+                            task,
+                            held,
+                            eval_max=cfg.eval_max,
+                            max_new_tokens=cfg.max_new_tokens,
+                        )
                     metrics.append(record)
                     if writer is not None:
                         writer.write([record])
-                    streams = procs.generator_states(g)
+                    streams = procs.stream_state(g)  # every process takes part
                     if procs.main:
                         state = {
                             "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(),
-                            "generator": streams[0],
                             "batches": batches.get_state(),
                             "selector": selector.state_dict(),
+                            **streams,
                         }
-                        if procs.world > 1:
-                            state["rank_generators"] = streams[1:]
                         files.save(
                             r,
                             state,
@@ -456,7 +448,9 @@ class STaR:
                 bar.finish(r)
             test_accuracy = None
             if held is not None:
-                test_accuracy = self._evaluate(model, tokenizer, task, held, limit=False)
+                test_accuracy = held_out_accuracy(
+                    model, tokenizer, task, held, eval_max=None, max_new_tokens=cfg.max_new_tokens
+                )
                 if writer is not None:
                     writer.write(
                         [{"step": r, "samples": samples, "final_test_accuracy": test_accuracy}]
@@ -530,16 +524,3 @@ class STaR:
                 processes=procs,
             )
         return loss_value
-
-    def _evaluate(
-        self, model: Any, tokenizer: Any, task: Any, held: list[Any], *, limit: bool = True
-    ) -> float:
-        from latentinfer.reasoning.evaluate import accuracy
-
-        cap = self.config.eval_max if limit else None
-        subset = held if cap is None else held[:cap]
-        value = accuracy(
-            model, tokenizer, task, subset, mode="greedy", max_new_tokens=self.config.max_new_tokens
-        )
-        model.train()
-        return float(value)

@@ -53,7 +53,6 @@ from typing import Any
 import torch
 
 from latentinfer.core.errors import ConfigError
-from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed
 from latentinfer.core.validation import check_choice, check_number
@@ -64,6 +63,7 @@ from latentinfer.reasoning._training import (
     check_examples,
     check_resume_config,
     config_dict,
+    held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
@@ -357,22 +357,8 @@ class TRICE:
         else:
             memory, valid, samples = self._init_memory(model, tokenizer, task, train, g, procs)
             start = 0
-        if files.root is not None and procs.main:
-            import json
-
-            (files.root / "trainer.json").write_text(
-                json.dumps(
-                    {"trainer": "trice", "config": cdict, "task": getattr(task, "name", "")},
-                    indent=1,
-                )
-            )
-        writer = (
-            None
-            if files.root is None or not procs.main
-            else MetricsWriter(
-                files.root / "metrics.jsonl", resume_step=start if saved is not None else None
-            )
-        )
+        files.write_options("trice", cdict, task, main=procs.main)
+        writer = files.metrics_writer(start if saved is not None else None, main=procs.main)
         metrics: list[dict[str, Any]] = []
         pending: list[dict[str, Any]] = []
         m = cfg.batch_size
@@ -384,16 +370,14 @@ class TRICE:
 
         def checkpoint() -> None:
             # every process takes part (its stream's state); the main process writes
-            streams = procs.generator_states(g)
+            streams = procs.stream_state(g)
             if procs.main:
                 state = {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
-                    "generator": streams[0],
                     "selector": selector.state_dict(),
+                    **streams,
                 }
-                if procs.world > 1:
-                    state["rank_generators"] = streams[1:]
                 files.save(
                     step,
                     state,
@@ -511,7 +495,14 @@ class TRICE:
                         seconds=round(time.perf_counter() - t0, 2),
                     )
                     if held is not None and cfg.eval_every and step % cfg.eval_every == 0:
-                        record["test_accuracy"] = self._evaluate(model, tokenizer, task, held)
+                        record["test_accuracy"] = held_out_accuracy(
+                            model,
+                            tokenizer,
+                            task,
+                            held,
+                            eval_max=cfg.eval_max,
+                            max_new_tokens=cfg.max_new_tokens,
+                        )
                     metrics.append(record)
                     pending.append(record)
                     if step % cfg.log_every == 0 or step == cfg.steps:
@@ -535,7 +526,9 @@ class TRICE:
                 bar.finish(step)
             test_accuracy = None
             if held is not None:
-                test_accuracy = self._evaluate(model, tokenizer, task, held, limit=False)
+                test_accuracy = held_out_accuracy(
+                    model, tokenizer, task, held, eval_max=None, max_new_tokens=cfg.max_new_tokens
+                )
                 final = {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
                 pending.append(final)
             if writer is not None:
@@ -560,16 +553,3 @@ class TRICE:
             test_accuracy=test_accuracy,
             run_dir=files.root,
         )
-
-    def _evaluate(
-        self, model: Any, tokenizer: Any, task: Any, held: list[Any], *, limit: bool = True
-    ) -> float:
-        from latentinfer.reasoning.evaluate import accuracy
-
-        cap = self.config.eval_max if limit else None
-        subset = held if cap is None else held[:cap]
-        value = accuracy(
-            model, tokenizer, task, subset, mode="greedy", max_new_tokens=self.config.max_new_tokens
-        )
-        model.train()
-        return float(value)
