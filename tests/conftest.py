@@ -16,6 +16,11 @@ Randomized-test policy (after torch.distributions and NumPyro):
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,3 +44,30 @@ def digits() -> np.ndarray:
     from sklearn.datasets import load_digits
 
     return (load_digits().data / 16.0).astype(np.float32)
+
+
+@pytest.fixture
+def run_script() -> Callable[..., None]:
+    """``run_script(script, *args, processes=1, port=29517)``: run a test script in one process,
+    or under ``accelerate launch`` with ``processes`` of them, on 1 thread each.
+
+    Accelerate 1.x's ``launch --cpu`` starts a single process unless an MPI host file is
+    given; ``launch --multi_gpu --num_processes N`` starts N through torchrun, and on a
+    machine without CUDA an Accelerator joins them into one gloo process group on the CPU.
+    Skips the test when the ``accelerate`` command is not installed.
+    """
+
+    def run(script: Path, *args: str, processes: int = 1, port: int = 29517) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parent)}
+        if processes == 1:
+            subprocess.run([sys.executable, str(script), *args], env=env, check=True, timeout=300)
+            return
+        launcher = shutil.which("accelerate")
+        if launcher is None:
+            pytest.skip("the accelerate command is not installed")
+        command = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes),
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                   "--main_process_port", str(port), str(script), *args]  # fmt: skip
+        subprocess.run(command, env=env, check=True, timeout=300, capture_output=True)
+
+    return run

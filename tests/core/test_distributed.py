@@ -8,10 +8,7 @@ without CUDA the trainer joins them into one gloo process group on the CPU.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,37 +18,13 @@ SCRIPT = Path(__file__).with_name("_distributed_fit.py")
 
 
 @pytest.mark.distributed
-def test_two_processes_follow_the_single_process_trajectory(tmp_path: Path) -> None:
-    launcher = shutil.which("accelerate")
-    if launcher is None:
-        pytest.skip("the accelerate command is not installed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SCRIPT.parent)}
+def test_two_processes_follow_the_single_process_trajectory(
+    tmp_path: Path, run_script: Callable[..., None]
+) -> None:
     one = tmp_path / "one.json"
     two = tmp_path / "two.json"
-    subprocess.run([sys.executable, str(SCRIPT), str(one)], env=env, check=True, timeout=300)
-    subprocess.run(
-        [
-            launcher,
-            "launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            "29517",
-            str(SCRIPT),
-            str(two),
-        ],
-        env=env,
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    run_script(SCRIPT, str(one))
+    run_script(SCRIPT, str(two), processes=2, port=29517)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["processes"], b["processes"]) == (1, 2)
     assert len(a["losses"]) == len(b["losses"]) == 40

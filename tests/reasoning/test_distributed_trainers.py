@@ -17,10 +17,7 @@ shards (5 questions, minibatches of 3) against the same rounds in one process.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,50 +26,17 @@ import pytest
 SCRIPT = Path(__file__).with_name("_distributed_reasoning.py")
 
 
-def _launch(launcher: str, env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [
-            launcher,
-            "launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            "29519",
-            str(SCRIPT),
-            *args,
-        ],
-        env=env,
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-
-
 @pytest.mark.distributed
-def test_two_processes_follow_the_single_process_runs(tmp_path: Path) -> None:
-    launcher = shutil.which("accelerate")
-    if launcher is None:
-        pytest.skip("the accelerate command is not installed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SCRIPT.parent)}
+def test_two_processes_follow_the_single_process_runs(
+    tmp_path: Path, run_script: Callable[..., None]
+) -> None:
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     run_one, run_two = tmp_path / "run-one", tmp_path / "run-two"
-    subprocess.run(
-        [sys.executable, str(SCRIPT), str(one), str(run_one), "4"],
-        env=env,
-        check=True,
-        timeout=300,
-    )
+    run_script(SCRIPT, str(one), str(run_one), "4")
     first = tmp_path / "two-first.json"
-    _launch(launcher, env, str(first), str(run_two), "2")
+    run_script(SCRIPT, str(first), str(run_two), "2", processes=2, port=29519)
     # resume: the first launch made 3 sample calls (the init and 2 steps)
-    _launch(launcher, env, str(two), str(run_two), "4", "3")
+    run_script(SCRIPT, str(two), str(run_two), "4", "3", processes=2, port=29519)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["processes"], b["processes"]) == (1, 2)
     assert a["steps"] == b["steps"] == [1, 2, 3, 4]
