@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from latentinfer.core.config import TrainConfig
-from latentinfer.core.errors import ShapeError, ValidationError
+from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.trainer import TrainResult, is_main_process, train
 from latentinfer.core.validation import check_choice, check_number
@@ -231,7 +231,9 @@ class SFT:
     """
 
     def __init__(self, config: SFTConfig | None = None) -> None:
-        self.config = config or SFTConfig()
+        self.config = SFTConfig() if config is None else config
+        if not isinstance(self.config, SFTConfig):
+            raise ConfigError(f"config must be an SFTConfig; got {type(config).__name__}.")
 
     def fit(
         self,
