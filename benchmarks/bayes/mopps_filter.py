@@ -10,6 +10,7 @@ counts. Compared:
   Spearman column only);
 - MoPPS λ = 0.5 (the published Countdown/Geometry setting) and λ = 1 (no forgetting): a pool
   of 8 × 64 candidates, one Thompson draw each, the 64 closest to 0.5 kept;
+- MoPPS λ = 1 with a pool of 16 × 64 (the published MATH setting), for information;
 - MoPPS λ = 0.5 with the interval rule (draws in [0.3, 0.7] kept first), for information;
 - oracle: the 64 prompts whose true p_it is closest to 0.5 (a floor for the all-agree
   fraction, not a method; it has no filter, so no Spearman).
@@ -17,7 +18,10 @@ counts. Compared:
 Measured over seeds: the fraction of groups whose 8 rollouts all agree (all 0 or all 1: no
 GRPO learning signal; claim: MoPPS at least halves uniform's), and the Spearman correlation
 between the posterior mean and the true current p_it over prompts observed at least once,
-after each step's update (claim: > 0.8), at the last step and averaged over the run.
+after each step's update (claim: > 0.8), at the last step and averaged over the run. Also
+reported: the share of groups that are a prompt's first visit (its Thompson draw comes from
+the prior, so it is picked blind) and the all-agree groups among them, as a share of all
+groups: the part of the waste that no posterior can remove.
 
     python benchmarks/bayes/mopps_filter.py            # full run (5 seeds, ~1 min, 1 thread)
     python benchmarks/bayes/mopps_filter.py --quick
@@ -40,16 +44,17 @@ from latentinfer.bayes import BetaBernoulliFilter
 from latentinfer.core.seeding import derive_seed
 
 N_PROMPTS, BATCH, ROLLOUTS, POOL_RATIO, TARGET = 2000, 64, 8, 8, 0.5
-METHODS = {  # name: (selection rule, forgetting λ of the filter)
-    "uniform": ("uniform", 0.5),
-    "MoPPS λ=0.5": ("closest", 0.5),
-    "MoPPS λ=1": ("closest", 1.0),
-    "MoPPS λ=0.5, interval [0.3, 0.7]": ("interval", 0.5),
-    "oracle": ("oracle", 0.5),
+METHODS = {  # name: (selection rule, forgetting λ of the filter, pool ratio)
+    "uniform": ("uniform", 0.5, POOL_RATIO),
+    "MoPPS λ=0.5": ("closest", 0.5, POOL_RATIO),
+    "MoPPS λ=1": ("closest", 1.0, POOL_RATIO),
+    "MoPPS λ=1, pool 16 (MATH recipe)": ("closest", 1.0, 16),
+    "MoPPS λ=0.5, interval [0.3, 0.7]": ("interval", 0.5, POOL_RATIO),
+    "oracle": ("oracle", 0.5, POOL_RATIO),
 }
 
 
-def simulate(rule: str, lam: float, seed: int, steps: int) -> dict[str, Any]:
+def simulate(rule: str, lam: float, pool: int, seed: int, steps: int) -> dict[str, Any]:
     """One run; the environment (difficulties, rewards) depends on ``seed`` only."""
     env = torch.Generator().manual_seed(derive_seed(seed, 0))
     picker = torch.Generator().manual_seed(derive_seed(seed, 1))
@@ -57,12 +62,13 @@ def simulate(rule: str, lam: float, seed: int, steps: int) -> dict[str, Any]:
     filt = BetaBernoulliFilter(
         N_PROMPTS,
         forgetting=lam,
-        pool_ratio=POOL_RATIO,
+        pool_ratio=pool,
         target=TARGET,
         rule="uniform" if rule == "oracle" else rule,
     )
     seen = torch.zeros(N_PROMPTS, dtype=torch.bool)
     agree, rhos = 0, []
+    agree_unseen = picked_unseen = 0  # groups of prompts never rolled out before
     for t in range(steps):
         ability = -2.0 + 4.0 * t / (steps - 1)
         p = torch.sigmoid(ability - d)
@@ -73,7 +79,10 @@ def simulate(rule: str, lam: float, seed: int, steps: int) -> dict[str, Any]:
         successes = torch.binomial(
             torch.full((BATCH,), float(ROLLOUTS), dtype=torch.float64), p[arms], generator=env
         )
-        agree += int(((successes == 0) | (successes == ROLLOUTS)).sum())
+        same = (successes == 0) | (successes == ROLLOUTS)
+        agree += int(same.sum())
+        agree_unseen += int(same[~seen[arms]].sum())
+        picked_unseen += int((~seen[arms]).sum())
         filt.update(arms, successes, ROLLOUTS)
         seen[arms] = True
         rhos.append(float(spearmanr(filt.mean[seen].numpy(), p[seen].numpy()).statistic))
@@ -81,6 +90,9 @@ def simulate(rule: str, lam: float, seed: int, steps: int) -> dict[str, Any]:
     oracle = rule == "oracle"
     return {
         "all_agree": agree / groups,
+        # the all-agree groups of first visits (the prior's draws), as a share of all groups
+        "all_agree_first_visits": agree_unseen / groups,
+        "first_visit_share": picked_unseen / groups,
         "informative_groups": groups - agree,
         "rollouts": groups * ROLLOUTS,
         "rollouts_per_informative_group": groups * ROLLOUTS / max(groups - agree, 1),
@@ -94,10 +106,11 @@ def main() -> None:
     args = setup(__doc__.splitlines()[0], seeds=(int, 5, "number of seeds"))
     steps, seeds = (50, min(args.seeds, 2)) if args.quick else (200, args.seeds)
     runs = []
-    for name, (rule, lam) in METHODS.items():
+    for name, (rule, lam, pool) in METHODS.items():
         for seed in range(seeds):
-            runs.append({"method": name, "seed": seed, **simulate(rule, lam, seed, steps)})
+            runs.append({"method": name, "seed": seed, **simulate(rule, lam, pool, seed, steps)})
     keys = ("all_agree", "rollouts_per_informative_group", "spearman_end", "spearman_mean")
+    keys += ("all_agree_first_visits", "first_visit_share")
     summary = {}
     for name in METHODS:
         rows = [r for r in runs if r["method"] == name]
@@ -108,7 +121,8 @@ def main() -> None:
         summary[name]["rollouts"] = rows[0]["rollouts"]
         summary[name]["prompts_seen"] = float(np.mean([r["prompts_seen"] for r in rows]))
     headers = ["method", "all-agree", "± sd", "rollouts", "rollouts/informative group"]
-    headers += ["Spearman end", "Spearman mean", "prompts seen"]
+    headers += ["Spearman end", "Spearman mean", "prompts seen", "first visits"]
+    headers += ["all-agree on first visits"]
     print_table(
         headers,
         [
@@ -121,6 +135,8 @@ def main() -> None:
                 s["spearman_end"],
                 s["spearman_mean"],
                 s["prompts_seen"],
+                s["first_visit_share"],
+                s["all_agree_first_visits"],
             ]
             for name, s in summary.items()
         ],
@@ -137,6 +153,7 @@ def main() -> None:
     ratio_1 = summary["MoPPS λ=1"]["all_agree"] / uni["all_agree"]
     print(f"all-agree ratio MoPPS λ=0.5 / uniform: {ratio:.3f} (claim ≤ 0.5); every seed: {halves}")
     print(f"all-agree ratio MoPPS λ=1 / uniform: {ratio_1:.3f}")
+    ratios = {name: summary[name]["all_agree"] / uni["all_agree"] for name in METHODS}
     write_result(
         "mopps_filter",
         args,
@@ -153,6 +170,7 @@ def main() -> None:
             "summary": summary,
             "all_agree_ratio": ratio,
             "all_agree_ratio_lambda1": ratio_1,
+            "all_agree_ratio_by_method": ratios,
             "halves_every_seed": halves,
             "spearman_claim_met": mopps["spearman_end"] > 0.8 and mopps["spearman_mean"] > 0.8,
             "runs": runs,

@@ -60,7 +60,9 @@ from latentinfer.data.registry import Dataset, check_seed, register
 __all__ = [
     "IHDP_COVARIATES",
     "CausalSample",
+    "ConfounderPosterior",
     "causal_sample",
+    "confounder_posterior",
     "load_confounded",
     "load_confounded_proxies",
     "load_ihdp",
@@ -149,6 +151,12 @@ def _dataset(
     )
 
 
+def _mu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic generator's μ0(x), μ1(x) on its five covariates ``x`` ``(n, 5)``."""
+    mu0 = 0.5 * x[:, 0] + np.sin(x[:, 1]) + 0.25 * x[:, 2] ** 2
+    return mu0, mu0 + 1.0 + 0.5 * x[:, 3]
+
+
 def _synthetic(
     name: str,
     *,
@@ -182,8 +190,7 @@ def _synthetic(
     u = np.random.default_rng(u_ss).standard_normal(n)
     logit = x @ _A + b * u
     t = (np.random.default_rng(t_ss).random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(float)
-    mu0 = 0.5 * x[:, 0] + np.sin(x[:, 1]) + 0.25 * x[:, 2] ** 2
-    mu1 = mu0 + 1.0 + 0.5 * x[:, 3]
+    mu0, mu1 = _mu(x)
     y0, y1 = mu0 + c * u, mu1 + 2.0 * c * u  # noise-free potential outcomes given U
     y = np.where(t == 1, y1, y0) + noise * np.random.default_rng(y_ss).standard_normal(n)
     cols = x
@@ -294,6 +301,89 @@ def load_confounded_proxies(
     if not ds.info["proxy_columns"]:
         raise ConfigError("n_proxies must be at least 1 for confounded_proxies; got 0.")
     return ds
+
+
+# ------------------------------------------------------- the exact confounder posterior
+@dataclass(frozen=True)
+class ConfounderPosterior:
+    """p(U | data) per row of a synthetic data set, on a grid (exact up to quadrature).
+
+    Attributes:
+        grid: ``(G,)`` the values of U, evenly spaced.
+        weights: ``(n, G)`` each row's posterior probabilities on ``grid`` (rows sum to 1).
+    """
+
+    grid: np.ndarray
+    weights: np.ndarray
+
+    def mean(self) -> np.ndarray:
+        """``(n,)`` the posterior means E[U | data]."""
+        return self.weights @ self.grid
+
+    def sd(self) -> np.ndarray:
+        """``(n,)`` the posterior standard deviations."""
+        m = self.mean()
+        return np.sqrt(np.maximum(self.weights @ self.grid**2 - m**2, 0.0))
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """``(n,)`` one draw of U per row (inverse CDF on the grid)."""
+        cdf = np.cumsum(self.weights, axis=1)
+        u = rng.random((cdf.shape[0], 1))
+        return self.grid[np.minimum((cdf < u).sum(axis=1), self.grid.size - 1)]
+
+
+def confounder_posterior(
+    ds: Dataset,
+    rows: slice | np.ndarray | None = None,
+    *,
+    given: str = "all",
+    grid_size: int = 1201,
+) -> ConfounderPosterior:
+    """The exact posterior of the hidden confounder under the synthetic generator.
+
+    For ``confounded`` and ``confounded_proxies`` data, U ~ N(0, 1) combines with the
+    proxies ``U + proxy_noise·e_j`` and, with ``given="all"``, the treatment
+    ``T ~ Bern(σ(aᵀX + b·U))`` and the outcome ``Y ~ N(μ_T(X) + c·U·(1 + T), noise²)``, by
+    quadrature on ``grid_size`` points of [−6, 6]. It knows the generating model, so it is
+    a reference (the best any confounder model could infer from the same rows), not an
+    estimator. Within-sample rows condition on everything (``given="all"``, the abduction
+    step); held-out rows, whose treatment and outcome ``effect(X)`` does not see, on the
+    covariates only (``given="covariates"``).
+
+    Args:
+        ds: a data set from ``load("confounded")`` or ``load("confounded_proxies")``.
+        rows: the rows to infer (a slice or integer indices; all rows when ``None``).
+        given: ``"all"`` (proxies, T and Y) or ``"covariates"`` (the proxies only).
+        grid_size: quadrature points (at least 101).
+
+    Raises:
+        ValidationError: ``ds`` is not from the synthetic generator.
+    """
+    if ds.name not in ("confounded", "confounded_proxies"):
+        raise ValidationError(
+            f"ds must come from the synthetic generator (confounded or confounded_proxies); "
+            f"got data set {ds.name!r}, whose confounder model is unknown."
+        )
+    check_choice(given, name="given", choices=("all", "covariates"))
+    g = int(check_number(grid_size, name="grid_size", low=101, integer=True))
+    s = causal_sample(ds)
+    sel = slice(None) if rows is None else rows
+    x, t, y = s.X[sel], s.T[sel], s.Y[sel]
+    info = ds.info
+    b, c = info["treatment_strength"], info["outcome_strength"]
+    grid = np.linspace(-6.0, 6.0, g)
+    logp = np.broadcast_to(-0.5 * grid**2, (x.shape[0], g)).copy()
+    if s.proxy_columns:
+        prox = x[:, list(s.proxy_columns)]
+        logp -= 0.5 * ((prox[:, :, None] - grid) ** 2).sum(axis=1) / info["proxy_noise"] ** 2
+    if given == "all":
+        logit = (x[:, :5] @ _A)[:, None] + b * grid
+        logp -= np.logaddexp(0.0, np.where(t[:, None] == 1, -logit, logit))  # log σ(±logit)
+        mu0, mu1 = _mu(x[:, :5])
+        resid = (y - np.where(t == 1, mu1, mu0))[:, None] - (c * (1.0 + t))[:, None] * grid
+        logp -= 0.5 * resid**2 / max(info["noise"], 1e-12) ** 2
+    w = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return ConfounderPosterior(grid=grid, weights=w / w.sum(axis=1, keepdims=True))
 
 
 # ----------------------------------------------------------------------------------- IHDP
