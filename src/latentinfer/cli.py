@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -151,7 +152,7 @@ def _dataset_arrays(ds: Any, model_cls: Any) -> tuple[Any, ...]:
     return (ds.X, torch.nn.functional.one_hot(ds.y, n_classes).float())
 
 
-def _print_table(title: str, rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> None:
+def _print_table(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> None:
     table = Table(title=title, show_lines=False)
     for h in headers:
         table.add_column(h)

@@ -13,14 +13,12 @@ import csv
 import json
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, ValidationError
 
@@ -127,15 +125,6 @@ def _parse_values(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
             raise ConfigError(f"{flag} {key}: {raw!r} is not a number (or loc,scale).") from None
         out[key] = values[0] if len(values) == 1 else tuple(values)
     return out
-
-
-def _table(title: str, headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    table = Table(title=title)
-    for h in headers:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
 
 
 def _model(layout: str, update_type: str, params: dict[str, Any]) -> Any:
@@ -274,8 +263,13 @@ def fit(
             else f"mean {v.mean():.4g} (sd {v.std():.2g})"
         )
         rows.append((name, text))
-    _table(f"HGF {model} fitted to {len(subjects)} subject(s) in {seconds:.1f} s",
-           ("parameter", "estimate"), rows)  # fmt: skip
+    from latentinfer.cli import _print_table
+
+    _print_table(
+        f"HGF {model} fitted to {len(subjects)} subject(s) in {seconds:.1f} s",
+        rows,
+        ("parameter", "estimate"),
+    )
     console.print(f"converged: {summary['converged']}/{len(subjects)}; run folder: {folder}")
     for p in paths:
         console.print(f"figure: {p}")

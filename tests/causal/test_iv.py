@@ -279,6 +279,11 @@ def test_neural_ivl_trains_on_the_per_batch_ivl_risk() -> None:
         est.effect(None, 0.0, 2.0), again.fit(sim.Y, sim.T).effect(None, 0, 2)
     )
     assert est.effect(None, 0.0, 2.0).shape == (400,) and len(est.history_) == 3
+    # fit-time options override train_config for that fit only, as for CEVAE and VLUCI
+    est.fit(sim.Y, sim.T, max_epochs=2)
+    assert len(est.history_) == 2 and est.train_config == cfg
+    with pytest.raises(ConfigError, match="max_epoch"):
+        est.fit(sim.Y, sim.T, max_epoch=2)
     assert est.predict(sim.T[:7]).shape == (7,)
     # the module's loss on a batch is the IVL risk of that batch over its rows
     b = 50

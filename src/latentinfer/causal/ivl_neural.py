@@ -83,8 +83,9 @@ class NeuralIVL(_StructuralEstimator):
         train_config: training options (default: 200 epochs, batches of 256, patience 20).
         seed: seeds the augmentation, the initialisation and the training.
 
-    ``fit(Y, T, *, X=None, W=None, Z=None)``: as :class:`~latentinfer.causal.IVL`. Inputs
-    and ``Y`` are standardised inside (undone for effects and predictions).
+    ``fit(Y, T, *, X=None, W=None, Z=None, **train_options)``: as
+    :class:`~latentinfer.causal.IVL`, with training options overriding ``train_config``.
+    Inputs and ``Y`` are standardised inside (undone for effects and predictions).
 
     Learned attributes: ``model_`` (the network), ``train_result_``, ``history_``,
     ``n_treatments_``, ``seed_``.
@@ -93,8 +94,8 @@ class NeuralIVL(_StructuralEstimator):
         >>> import torch
         >>> from latentinfer.causal import NeuralIVL, SignFlip
         >>> T = torch.randn(256, 1, generator=torch.Generator().manual_seed(0))
-        >>> est = NeuralIVL(SignFlip(), hidden=(16,), train_config={"max_epochs": 2,
-        ...     "progress": False}).fit(T[:, 0].abs(), T)
+        >>> est = NeuralIVL(SignFlip(), hidden=(16,)).fit(
+        ...     T[:, 0].abs(), T, max_epochs=2, progress=False)
         >>> est.effect(None, 0.0, 1.0).shape
         torch.Size([256])
     """
@@ -116,19 +117,36 @@ class NeuralIVL(_StructuralEstimator):
         self.train_config = train_config
         self.seed = seed
 
-    def _config(self) -> TrainConfig:
+    def _config(self, overrides: dict[str, Any]) -> TrainConfig:
         cfg = self.train_config
         if cfg is None:
-            return TrainConfig.from_dict(dict(_DEFAULT_TRAINING))
-        if isinstance(cfg, TrainConfig):
-            return cfg
-        if isinstance(cfg, dict):
-            return TrainConfig.from_dict({**_DEFAULT_TRAINING, **cfg})
-        raise ConfigError(f"train_config must be a TrainConfig, a dict or None; got {cfg!r}.")
+            base = dict(_DEFAULT_TRAINING)
+        elif isinstance(cfg, TrainConfig):
+            base = cfg.to_dict()
+        elif isinstance(cfg, dict):
+            base = {**_DEFAULT_TRAINING, **cfg}
+        else:
+            raise ConfigError(f"train_config must be a TrainConfig, a dict or None; got {cfg!r}.")
+        return TrainConfig.from_dict({**base, **overrides})
+
+    def fit(  # type: ignore[override]
+        self, Y: Any, T: Any, *, X: Any = None, W: Any = None, Z: Any = None, **train_options: Any
+    ) -> NeuralIVL:
+        """Fit ``h``; returns ``self``.
+
+        ``**train_options`` override ``train_config`` for this fit (``max_epochs=50``,
+        ``progress=False``, ...), as ``fit`` does for CEVAE and VLUCI.
+        """
+        self._fit_config = self._config(train_options)  # unknown options fail before any work
+        try:
+            super().fit(Y, T, X=X, W=W, Z=Z)
+        finally:
+            del self._fit_config
+        return self
 
     def _fit(self, data: CausalData) -> None:
         alpha = float(check_number(self.alpha, name="alpha", low=0))
-        cfg = self._config()
+        cfg = getattr(self, "_fit_config", None) or self._config({})
         data = self._cpu(data)
         self.n_treatments_ = int(data.T.shape[1])
         gt, g, seed = self._augment(data)
