@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -292,6 +293,27 @@ class _AdamStep:
             p.grad = None
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN: assume not
+        return False
+
+
+def warn_if_cpu_lacks_bf16() -> None:
+    """Warn that bf16 autocast is emulated, and slow, on a CPU without native bfloat16."""
+    if not cpu_has_native_bf16():
+        warnings.warn(
+            "mixed_precision='bf16' on a CPU without native bfloat16 (no AVX512-BF16 or AMX): "
+            "PyTorch emulates the bfloat16 matrix products, which here run many times slower "
+            "than float32 (10x on benchmarks/vae/speed_vs_pythae.py); use "
+            "mixed_precision='no' on this machine.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _lr_factor(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     warm = config.warmup_steps
     kind = config.lr_schedule
@@ -392,6 +414,8 @@ class _Loop:
             if config.mixed_precision == "bf16"
             else contextlib.nullcontext
         )
+        if config.mixed_precision == "bf16" and self.device.type == "cpu":
+            warn_if_cpu_lacks_bf16()
         self.part_names: list[str] | None = None
         self.pending: list[torch.Tensor] = []  # per step: [total, *parts] summed over rows
         self.pending_steps: list[int] = []
