@@ -935,72 +935,98 @@ def arithmetic_rationale(d: dict[str, Any]) -> str:
     )
 
 
-def reasoning_gap(d: dict[str, Any]) -> str:
-    rows = [
-        [
-            r["net_seed"],
-            r["format"],
-            r["mse_direct"],
-            r["mse_free"],
-            r.get("mse_free_sampled"),
-            r.get("mse_marginal"),
-            r["free_valid_share"],
-        ]
-        for r in d["runs"]
-    ]
-    s, paper = d["summary"], d["paper"]
+def _gap_verdict(d: dict[str, Any]) -> str:
     if d["claim_reproduced"]:
-        verdict = "reproduced"
-    elif d.get("local_free_better"):
-        verdict = "half reproduced: free generation wins under local data, but also under "
-        verdict += "fully observed data"
-    else:
-        verdict = "NOT reproduced"
-    st = d["setting"]
-    return "\n\n".join(
-        [
-            "**Claim** (Prystawski, Li & Goodman, NeurIPS 2023): trained on locally observed "
-            "samples of a Bayes net, a language model estimates held-out conditionals better "
-            "by generating intermediate variables than directly (MSE 0.027 direct vs 0.014 "
-            "free generation, recomputed from the authors' evaluations); trained on fully "
-            "observed samples there is no gap (0.035 vs 0.036).",
-            f"**Result** ({verdict}): local data MSE **{s['local']['mse_direct']:.4f}** direct "
-            f"vs **{s['local']['mse_free']:.4f}** free generation; fully observed "
-            f"**{s['full']['mse_direct']:.4f}** vs **{s['full']['mse_free']:.4f}** (paper: "
-            f"{paper['local']['direct']} vs {paper['local']['free']}; "
-            f"{paper['full']['direct']} vs {paper['full']['free']}). Free generation changes "
-            f"the MSE by {s['local']['mse_free'] / s['local']['mse_direct'] - 1:+.0%} under "
-            f"local data and by {s['full']['mse_free'] / s['full']['mse_direct'] - 1:+.0%} "
-            "under fully observed data (paper: −48 % and +3 %); predicting the target's "
-            f"marginal scores {s['local']['mse_marginal']:.4f}, so at this scale neither "
-            "estimator has learned to use the condition well.",
-            f"{st['nets']} random nets ({st['structure']}) of {st['n_nodes']} binary "
-            f"variables, {st['n_held_out']} held-out pairs each at distance "
-            f"{st['held_out_distance'][0]}–{st['held_out_distance'][1]} whose conditional "
-            f"moves by ≥ {st.get('min_dependence', 0)} with the condition (4 queries per "
-            f"pair), {st['n_train']} training "
-            f"samples, {st['steps']} SFT steps of batch {st['batch_size']}, tiny Llama "
-            f"d = {st['d_model']}, {st['num_samples']} free-generation samples per query. "
-            "'free (prob.)' reads the target's probability after each sample's intermediate "
-            "variables (our default, Rao-Blackwellised); 'free (sampled)' averages the values "
-            "the samples state (the paper's readout); 'marginal' predicts p(T = 1) ignoring "
-            "the condition (a reference); 'free valid' is the share of samples that stated "
-            "the target:",
-            _table(
-                [
-                    "net",
-                    "training data",
-                    "MSE direct",
-                    "MSE free (prob.)",
-                    "MSE free (sampled)",
-                    "MSE marginal",
-                    "free valid",
-                ],
-                rows,
-            ),
-            _footer(d),
-        ]
+        return "reproduced"
+    if d.get("local_free_better"):
+        return (
+            "half reproduced: free generation wins under local data, but also under fully "
+            "observed data"
+        )
+    return "NOT reproduced"
+
+
+def _gap_result(d: dict[str, Any]) -> str:
+    s, paper = d["summary"], d["paper"]
+    text = (
+        f"local data MSE **{s['local']['mse_direct']:.4f}** direct vs "
+        f"**{s['local']['mse_free']:.4f}** free generation; fully observed "
+        f"**{s['full']['mse_direct']:.4f}** vs **{s['full']['mse_free']:.4f}** (paper: "
+        f"{paper['local']['direct']} vs {paper['local']['free']}; "
+        f"{paper['full']['direct']} vs {paper['full']['free']}). Free generation changes the "
+        f"MSE by {s['local']['mse_free'] / s['local']['mse_direct'] - 1:+.0%} under local data "
+        f"and by {s['full']['mse_free'] / s['full']['mse_direct'] - 1:+.0%} under fully "
+        "observed data (paper: −48 % and +3 %; our bar: below −25 % and not below −25 %)"
     )
+    marginal = s["local"].get("mse_marginal")
+    if marginal is not None:
+        beaten = [k for k in ("mse_direct", "mse_free") if s["local"][k] < marginal]
+        text += f"; predicting the target's marginal scores {marginal:.4f} under local data"
+        if not beaten:
+            text += ", so at this scale neither estimator has learned to use the condition well"
+        elif len(beaten) == 1:
+            which = "free generation" if beaten == ["mse_free"] else "direct prediction"
+            text += f", which only {which} beats"
+        else:
+            text += ", which both estimators beat"
+    return text + "."
+
+
+def _gap_setting(d: dict[str, Any]) -> str:
+    st = d["setting"]
+    return (
+        f"{st['nets']} random nets ({st['structure']}) of {st['n_nodes']} binary variables, "
+        f"{st['n_held_out']} held-out pairs each at distance {st['held_out_distance'][0]}–"
+        f"{st['held_out_distance'][1]} whose conditional moves by ≥ "
+        f"{st.get('min_dependence', 0)} with the condition (4 queries per pair), "
+        f"{st['n_train']} training samples, {st['steps']} SFT steps of batch "
+        f"{st['batch_size']}, tiny Llama d = {st['d_model']}, {st['num_samples']} "
+        "free-generation samples per query"
+    )
+
+
+def _gap_table(d: dict[str, Any]) -> str:
+    rows = [
+        [r["net_seed"], r["format"], r["mse_direct"], r["mse_free"], r.get("mse_free_sampled"),
+         r.get("mse_marginal"), r["free_valid_share"]]
+        for r in d["runs"]
+    ]  # fmt: skip
+    headers = ["net", "training data", "MSE direct", "MSE free (prob.)", "MSE free (sampled)"]
+    return _table([*headers, "MSE marginal", "free valid"], rows)
+
+
+def reasoning_gap(d: dict[str, Any]) -> str:
+    parts = [
+        "**Claim** (Prystawski, Li & Goodman, NeurIPS 2023): trained on locally observed "
+        "samples of a Bayes net, a language model estimates held-out conditionals better by "
+        "generating intermediate variables than directly (MSE 0.027 direct vs 0.014 free "
+        "generation, recomputed from the authors' evaluations); trained on fully observed "
+        "samples there is no gap (0.035 vs 0.036).",
+    ]
+    long = _load("reasoning_gap_long")
+    if long:
+        parts.append(
+            f"**Result with longer training** ({_gap_verdict(long)}; "
+            f"{long['setting']['steps']} SFT steps per model): {_gap_result(long)}"
+        )
+    parts += [
+        f"**Result** ({_gap_verdict(d)}; {d['setting']['steps']} SFT steps per model): "
+        f"{_gap_result(d)}",
+        _gap_setting(d) + ". 'free (prob.)' reads the target's probability after each "
+        "sample's intermediate variables (our default, Rao-Blackwellised); 'free (sampled)' "
+        "averages the values the samples state (the paper's readout); 'marginal' predicts "
+        "p(T = 1) ignoring the condition (a reference); 'free valid' is the share of samples "
+        "that stated the target:",
+        _gap_table(d),
+        _footer(d),
+    ]
+    if long:
+        parts += [
+            f"The same with longer training: {_gap_setting(long)}:",
+            _gap_table(long),
+            _footer(long),
+        ]
+    return "\n\n".join(parts)
 
 
 _CEILING = "exact-posterior plug-in"
