@@ -8,6 +8,9 @@ on the random streams (which differ between one and two processes); the loss, it
 gradient (all-reduced by DDP), the clipping, AdamW, β over the global minibatch, the
 memory and the selector run for real.
 
+Held-out greedy accuracy (every 2 steps on 5 examples, at the end on 7) runs the real
+model, sharded over the processes.
+
 Then (not when resuming) two STaR rounds with uneven shards: 5 questions a round by
 MoPPS, fine-tuning minibatches of 3, so a round's kept set can be smaller than the number
 of processes. Its script answers by (prompt, round), since a process with an empty shard
@@ -91,11 +94,15 @@ cfg = TRICEConfig(
     variance_every=1,
     selector="mopps",
     checkpoint_every=2,
+    eval_every=2,
+    eval_max=5,
     device="cpu",
     progress=False,
     seed=0,
 )
-result = TRICE(cfg).fit(model, tok, task, train, run_dir=run_dir, resume=resume)
+# held-out greedy accuracy is sharded over the processes (5 and 7 rows: uneven shards)
+held = task.examples("test", 7, seed=1)
+result = TRICE(cfg).fit(model, tok, task, train, eval_examples=held, run_dir=run_dir, resume=resume)
 star = None
 if not resume:
     star_model = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2, max_len=64, seed=1)
@@ -135,6 +142,8 @@ if state.is_main_process:
                 "memory": result.memory,
                 "valid": result.valid,
                 "samples": result.samples,
+                "test_accuracy": [r.get("test_accuracy") for r in records],
+                "final_test_accuracy": result.test_accuracy,
                 "params": params,
                 "processes": state.num_processes,
                 "star": star,

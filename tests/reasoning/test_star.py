@@ -139,3 +139,48 @@ def test_bad_config_values_name_the_option(kw, match):
 def test_too_many_questions_per_round(tok):
     with pytest.raises(ConfigError, match="questions_per_round must be at most"):
         STaR(_cfg(questions_per_round=5)).fit(_lm(tok), tok, TASK, TASK.examples("train", 4))
+
+
+def test_held_out_accuracy_sums_the_hits_of_every_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentinfer.reasoning import _training, evaluate
+
+    examples = list(range(5))  # stand-ins: the stub below scores them
+    correct = {0, 2, 3}  # the stub's right answers: 2 of rank 0's shard [0, 1, 2], 1 of [3, 4]
+
+    def stub(
+        model: object, tokenizer: object, task: object, items: list[int], **kw: object
+    ) -> float:
+        return sum(i in correct for i in items) / len(items)
+
+    class TwoProcesses:  # rank 0 of 2; the other rank's (hits, rows) arrive through sum
+        world, rank = 2, 0
+
+        def shard(self, n: int) -> tuple[int, int]:
+            return 0, (n + 1) // 2
+
+        def sum(self, value: torch.Tensor) -> torch.Tensor:
+            self.sent = value.clone()
+            return value + torch.tensor([1.0, 2.0], dtype=torch.float64)
+
+    class Model:
+        def train(self) -> None:
+            self.trained = True
+
+    monkeypatch.setattr(evaluate, "accuracy", stub)
+    procs, model = TwoProcesses(), Model()
+    acc = _training.held_out_accuracy(
+        model,
+        None,
+        None,
+        examples,
+        eval_max=None,
+        max_new_tokens=4,
+        procs=procs,  # type: ignore[arg-type]
+    )
+    assert procs.sent.tolist() == [2.0, 3.0] and acc == pytest.approx(3 / 5)
+    assert model.trained
+    # one process: the plain accuracy over eval_max examples
+    assert (
+        _training.held_out_accuracy(model, None, None, examples, eval_max=2, max_new_tokens=4)
+        == 0.5
+    )

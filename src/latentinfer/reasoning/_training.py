@@ -340,15 +340,33 @@ def held_out_accuracy(
     *,
     eval_max: int | None,
     max_new_tokens: int,
+    procs: Processes | None = None,
 ) -> float:
     """Greedy accuracy on the first ``eval_max`` held-out examples (all when ``None``);
-    leaves ``model`` in training mode."""
+    leaves ``model`` in training mode.
+
+    With ``procs`` of several processes each decodes its shard and the hits are summed, so
+    every process returns the same accuracy at a ``1/W`` share of the work; every process
+    must call it (it is a collective).
+    """
     from latentinfer.reasoning.evaluate import accuracy
 
     subset = held if eval_max is None else held[:eval_max]
-    value = accuracy(model, tokenizer, task, subset, mode="greedy", max_new_tokens=max_new_tokens)
+    if procs is None or procs.world == 1:
+        value = accuracy(
+            model, tokenizer, task, subset, mode="greedy", max_new_tokens=max_new_tokens
+        )
+        model.train()
+        return float(value)
+    start, stop = procs.shard(len(subset))
+    part = subset[start:stop]
+    hits = 0.0
+    if part:  # accuracy is k / n: k back exactly by rounding
+        share = accuracy(model, tokenizer, task, part, mode="greedy", max_new_tokens=max_new_tokens)
+        hits = float(round(share * len(part)))
     model.train()
-    return float(value)
+    total = procs.sum(torch.tensor([hits, float(len(part))], dtype=torch.float64))
+    return float(total[0] / total[1])
 
 
 def restore_training_state(

@@ -417,6 +417,7 @@ class STaR:
                             held,
                             eval_max=cfg.eval_max,
                             max_new_tokens=cfg.max_new_tokens,
+                            procs=procs,
                         )
                     metrics.append(record)
                     if writer is not None:
@@ -449,7 +450,13 @@ class STaR:
             test_accuracy = None
             if held is not None:
                 test_accuracy = held_out_accuracy(
-                    model, tokenizer, task, held, eval_max=None, max_new_tokens=cfg.max_new_tokens
+                    model,
+                    tokenizer,
+                    task,
+                    held,
+                    eval_max=None,
+                    max_new_tokens=cfg.max_new_tokens,
+                    procs=procs,
                 )
                 if writer is not None:
                     writer.write(

@@ -502,6 +502,7 @@ class TRICE:
                             held,
                             eval_max=cfg.eval_max,
                             max_new_tokens=cfg.max_new_tokens,
+                            procs=procs,
                         )
                     metrics.append(record)
                     pending.append(record)
@@ -527,7 +528,13 @@ class TRICE:
             test_accuracy = None
             if held is not None:
                 test_accuracy = held_out_accuracy(
-                    model, tokenizer, task, held, eval_max=None, max_new_tokens=cfg.max_new_tokens
+                    model,
+                    tokenizer,
+                    task,
+                    held,
+                    eval_max=None,
+                    max_new_tokens=cfg.max_new_tokens,
+                    procs=procs,
                 )
                 final = {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
                 pending.append(final)
