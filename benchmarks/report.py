@@ -255,12 +255,13 @@ def speed(d: dict[str, Any]) -> str:
 def mopps(d: dict[str, Any]) -> str:
     s, st = d["summary"], d["setting"]
     uni, mop = s["uniform"], s["MoPPS λ=0.5"]
+    ratios = d.get("all_agree_ratio_by_method", {})
     rows = [
         [
             name,
             v["all_agree"],
             v["all_agree_sd"],
-            v["all_agree"] / uni["all_agree"],
+            ratios.get(name),
             v["rollouts"],
             v["rollouts_per_informative_group"],
             v["spearman_end"],
@@ -271,13 +272,10 @@ def mopps(d: dict[str, Any]) -> str:
         for name, v in s.items()
     ]
     halved = "halves it" if d["all_agree_ratio"] <= 0.5 else "does not quite halve it"
-    math = s.get("MoPPS λ=1, pool 16 (MATH recipe)")
+    math = ratios.get("MoPPS λ=1, pool 16 (MATH recipe)")
     also = f"{d['all_agree_ratio_lambda1']:.3f} with λ = 1"
-    if math:
-        also += (
-            f"; {math['all_agree'] / uni['all_agree']:.3f} with the published MATH setting, "
-            "λ = 1 and a pool of 16×"
-        )
+    if math is not None:
+        also += f"; {math:.3f} with the published MATH setting, λ = 1 and a pool of 16×"
     parts = [
         "**Claim** (Qu et al. 2025, MoPPS): a streaming Beta-Bernoulli posterior per prompt "
         "with forgetting (λ = 0.5) predicts prompt difficulty online without extra model "

@@ -146,7 +146,7 @@ class NeuralIVL(_StructuralEstimator):
 
     def _fit(self, data: CausalData) -> None:
         alpha = float(check_number(self.alpha, name="alpha", low=0))
-        cfg = getattr(self, "_fit_config", None) or self._config({})
+        cfg = self._fit_config  # set by fit, the only caller
         data = self._cpu(data)
         self.n_treatments_ = int(data.T.shape[1])
         gt, g, seed = self._augment(data)

@@ -353,20 +353,22 @@ def held_out_accuracy(
 
     subset = held if eval_max is None else held[:eval_max]
     if procs is None or procs.world == 1:
-        value = accuracy(
-            model, tokenizer, task, subset, mode="greedy", max_new_tokens=max_new_tokens
+        value = float(
+            accuracy(model, tokenizer, task, subset, mode="greedy", max_new_tokens=max_new_tokens)
         )
-        model.train()
-        return float(value)
-    start, stop = procs.shard(len(subset))
-    part = subset[start:stop]
-    hits = 0.0
-    if part:  # accuracy is k / n: k back exactly by rounding
-        share = accuracy(model, tokenizer, task, part, mode="greedy", max_new_tokens=max_new_tokens)
-        hits = float(round(share * len(part)))
+    else:
+        start, stop = procs.shard(len(subset))
+        part = subset[start:stop]
+        hits = 0.0
+        if part:  # accuracy is k / n: k back exactly by rounding
+            share = accuracy(
+                model, tokenizer, task, part, mode="greedy", max_new_tokens=max_new_tokens
+            )
+            hits = float(round(share * len(part)))
+        total = procs.sum(torch.tensor([hits, float(len(part))], dtype=torch.float64))
+        value = float(total[0] / total[1])
     model.train()
-    total = procs.sum(torch.tensor([hits, float(len(part))], dtype=torch.float64))
-    return float(total[0] / total[1])
+    return value
 
 
 def restore_training_state(
