@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from _models import BreaksAtStep, Regression, regression_data
 
 from latentinfer.core import (
     ConfigError,
+    LossOutput,
     NonFiniteError,
     TrainConfig,
     latest_checkpoint,
@@ -251,6 +253,7 @@ def test_resume_refuses_changed_options(tmp_path: Path) -> None:
         ("trackers", ("wandb",)),
         ("mixed_precision", "fp16"),
         ("max_epochs", 2.5),
+        ("flush_denormal", "yes"),
     ],
 )
 def test_bad_training_options_name_the_option(option: str, value: object) -> None:
@@ -279,6 +282,49 @@ def test_bf16_mixed_precision_trains() -> None:
         assert len([w for w in caught if "bfloat16" in str(w.message)]) == 1
     assert all(torch.isfinite(torch.tensor(h["val_loss"])) for h in result.history)
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+class _RecordsFlushing(Regression):
+    """Records, at every forward pass, whether subnormals are being flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bool] = []
+
+    def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> LossOutput:
+        from latentinfer.core.denormals import flush_denormal_enabled
+
+        self.seen.append(flush_denormal_enabled())
+        return super().forward(batch)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="an x86 CPU flag")
+@pytest.mark.parametrize("flush", [True, False])
+def test_subnormals_flush_during_the_fit_only(flush: bool) -> None:
+    from latentinfer.core.denormals import flush_denormal_enabled
+
+    tiny = torch.tensor([2.0**-130])  # a float32 subnormal
+    assert not flush_denormal_enabled() and tiny.item() != 0.0
+    model = _RecordsFlushing()
+    cfg = TrainConfig(max_epochs=1, batch_size=8, flush_denormal=flush, **QUIET)
+    train(model, regression_data(n=32), cfg, seed=0)
+    assert model.seen and set(model.seen) == {flush}
+    assert not flush_denormal_enabled()  # the caller's setting is back
+    assert (tiny * 1.0).item() != 0.0
+
+
+def test_a_caller_who_flushes_keeps_flushing() -> None:
+    from latentinfer.core.denormals import flush_denormal_enabled, flushing_denormals
+
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormals")
+    try:
+        with flushing_denormals():
+            assert flush_denormal_enabled()
+        assert flush_denormal_enabled()
+    finally:
+        torch.set_flush_denormal(False)
+    assert not flush_denormal_enabled()
 
 
 def test_training_leaves_the_global_rng_alone() -> None:

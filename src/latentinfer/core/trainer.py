@@ -47,6 +47,7 @@ from latentinfer.core.checkpoint import (
     save_checkpoint,
 )
 from latentinfer.core.config import TrainConfig
+from latentinfer.core.denormals import flushing_denormals
 from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError, ValidationError
 from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.output import LossOutput
@@ -864,4 +865,5 @@ def train(
         callbacks,
         run_config,
     )
-    return loop.run(resume)
+    with flushing_denormals(config.flush_denormal):
+        return loop.run(resume)
