@@ -19,6 +19,14 @@ the fastest call is the one least disturbed by other load, on both sides alike. 
 call is timed with an empty kernel cache (it includes generating and compiling the kernel)
 and reported as such. Outputs are cross-checked.
 
+Memory: the (b) beliefs are 36 MB (float32) of fresh outputs per call. glibc's malloc maps
+blocks that large straight from the system and unmaps them when freed, and the system zeroes
+every new page, so a library whose outputs come from new pages writes them twice: pyhgf's
+(b) beliefs ran 2.6× slower in one process than in another, depending only on what had been
+allocated before. So that neither side pays for that, the benchmark tells glibc
+(``mallopt``) to keep freed memory for reuse; our filter also recycles its outputs itself
+(``latentinfer.bayes.hgf.buffers``), which users get without any setting.
+
     pip install -e ".[bench-hgf]"          # pyhgf 0.2.12 and its jax, in an extra
     python benchmarks/bayes/hgf_speed.py   # ~5 min on a 2-core CPU
     python benchmarks/bayes/hgf_speed.py --quick
@@ -64,7 +72,21 @@ def _rel(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
 
 
+def _keep_freed_memory() -> bool:
+    """Ask glibc to serve blocks up to 32 MB (its limit) from a heap it never trims."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mmap_ok = libc.mallopt(m_mmap_threshold, 32 << 20)
+    return bool(mmap_ok) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+
+
 def main() -> None:
+    keep_memory = _keep_freed_memory()
     args = setup(
         __doc__.splitlines()[0],
         repeats=(int, 5, "timed calls per round and side"),
@@ -208,6 +230,7 @@ def main() -> None:
         {
             "pyhgf": "0.2.12",
             "jax": jax.__version__,
+            "glibc_keeps_freed_memory": keep_memory,
             "lr": lr,
             "results": results,
             "physics": physics,

@@ -303,19 +303,20 @@ def _render(spec: KernelSpec, name: str, width: int, kern: _Kernel) -> str:
 
     gather: list[str] = []
 
-    def load(buf: str, source: str) -> None:
-        gather.append(f"{lanes} for (int64_t c = 0; c < nt; ++c) {buf}[c][l] = {source};")
+    def load(buf: str, array: str, n_col: int = 1, col: int = 0) -> None:
+        # array is (B, T, n_col): this block's lanes, this chunk's steps, column col
+        start = f"{array} + (b0 * T + t0) * {n_col} + {col}"
+        gather.append(f"li_gather(&{buf}[0][0], W, {start}, T * {n_col}, {n_col}, nt, nl);")
 
-    row = f"(b0 + {src}) * T + t0 + c"
     if batched:
         for n in range(n_in):
-            load(f"X{n}", f"inputs[({row}) * {n_in} + {n}]")
+            load(f"X{n}", "inputs", n_in, n)
             if spec.missing:
-                load(f"O{n}", f"observed[({row}) * {n_in} + {n}]")
+                load(f"O{n}", "observed", n_in, n)
     if not spec.unit_dt and not spec.shared_dt:
-        load("DT", f"dts[{row}]")
+        load("DT", "dts")
     if spec.response:
-        load("Y", f"responses[{row}]")
+        load("Y", "responses")
     shared: list[str] = []  # once per step, before the lanes
     reads: list[str] = []  # per lane, scalar kernel only
     for n in range(n_in):

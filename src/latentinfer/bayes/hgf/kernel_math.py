@@ -159,6 +159,63 @@ typedef LI_INT vmask __attribute__((vector_size(LI_VB)));
 #define LI_STREAM(p, v) (*(vreal *)(p) = (v))
 #define LI_FENCE() ((void)0)
 #endif
+/* dst[c * w + l] = src[l * ls + c * cs] for l < w, c < nt (lanes past nl repeat lane 0):
+   a chunk of per-step inputs, batch-major in memory, turned lane-major. With AVX, full
+   tiles of contiguous steps are transposed in registers (8 x 8 floats or 4 x 4 doubles). */
+#if defined(__AVX__)
+#include <immintrin.h>
+#ifdef LI_DOUBLE
+#define LI_TILE 4
+static inline void li_tile(real *restrict d, int64_t w, const real *restrict s, int64_t ls)
+{
+    const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ls);
+    const __m256d r2 = _mm256_loadu_pd(s + 2 * ls), r3 = _mm256_loadu_pd(s + 3 * ls);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(d + w, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(d + 2 * w, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(d + 3 * w, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#else
+#define LI_TILE 8
+static inline void li_tile(real *restrict d, int64_t w, const real *restrict s, int64_t ls)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ls);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(d + i * w, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(d + (i + 4) * w, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+#endif
+#endif
+static inline void li_gather(real *restrict dst, int64_t w, const real *restrict src,
+                             int64_t ls, int64_t cs, int64_t nt, int64_t nl)
+{
+#if defined(__AVX__)
+    if (cs == 1 && nl == w && nt % LI_TILE == 0 && w % LI_TILE == 0) {
+        for (int64_t l = 0; l < w; l += LI_TILE)
+            for (int64_t c = 0; c < nt; c += LI_TILE)
+                li_tile(dst + c * w + l, w, src + l * ls + c, ls);
+        return;
+    }
+#endif
+    for (int64_t l = 0; l < w; ++l) {
+        const real *s = src + (l < nl ? l : 0) * ls;
+        for (int64_t c = 0; c < nt; ++c) dst[c * w + l] = s[c * cs];
+    }
+}
 #define LI_VFROM(x) ((vreal)(x))
 static inline vreal li_exp_v(vreal x) { LI_EXP_BODY(vreal, vuint, LI_SEL, LI_AND, LI_B, LI_U, LI_VBITS, LI_VFROM) }
 static inline vreal li_log_v(vreal x) { LI_LOG_BODY(vreal, vuint, LI_SEL, LI_B, LI_U, LI_VBITS, LI_VFROM) }

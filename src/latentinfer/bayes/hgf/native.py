@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from latentinfer.bayes.hgf.buffers import POOL
 from latentinfer.bayes.hgf.codegen import KernelSpec, source
 from latentinfer.core.errors import LatentInferError
 
@@ -185,15 +186,6 @@ class NativeOutput:
     final_state: torch.Tensor  # (2 × state nodes, B): mean and variance of each
 
 
-def _aligned(shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised tensor whose data starts on a 64-byte boundary."""
-    n = shape[0] * shape[1]
-    size = torch.empty((), dtype=dtype).element_size()
-    raw = torch.empty(n + 64 // size, dtype=dtype)
-    skip = (-raw.data_ptr() % 64) // size
-    return raw[skip : skip + n].view(shape)
-
-
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
@@ -253,10 +245,10 @@ class PreparedCall:
         # stores need aligned rows) and returned as (B, T) views
         scalar = batch < 4
         pitch = batch if scalar else -(-batch // 16) * 16  # only the vector kernel streams
-        if spec.store:
+        if spec.store:  # recycled once the caller drops them: fresh pages cost a write each
             n_q = 4 * len(spec.structure.state_nodes)
-            traj = [_aligned((n_steps, pitch), dtype) for _ in range(n_q)]
-            per_step = [_aligned((n_steps, pitch), dtype) for _ in spec.surprise]
+            arrays = POOL.take(n_q + len(spec.surprise), n_steps, pitch, dtype)
+            traj, per_step = arrays[:n_q], arrays[n_q:]
         self.output = NativeOutput(
             totals,
             grads,
