@@ -952,7 +952,7 @@ def mopps_rollouts(d: dict[str, Any]) -> str:
             f"mean rollouts to it, censored at the budget, {mop['rollouts_to_target_mean']:,.0f} "
             f"vs {uni['rollouts_to_target_mean']:,.0f} (ratio {d['rollout_ratio']:.2f}); final "
             f"accuracy {mop['final_accuracy_mean']:.3f} vs {uni['final_accuracy_mean']:.3f}, "
-            f"over {st['seeds']} seeds.",
+            f"over {st['seeds']} seeds." + _paired_rollouts(d, st["budget_rollouts"]),
             f"The setting of the TRICE benchmark; TRICE with the control variate, minibatch "
             f"{st['batch']}, {st['steps']} steps, AdamW {st['lr']:g}, one rollout per chosen "
             "question per step, MoPPS with λ = 0.5, pool 8× the batch, target 0.5; held-out "
@@ -977,6 +977,95 @@ def mopps_rollouts(d: dict[str, Any]) -> str:
                     "reached",
                     "final accuracy",
                     "sd",
+                    "mean along the run",
+                ],
+                rows,
+            ),
+            _footer(d),
+        ]
+    )
+
+
+def _paired_rollouts(d: dict[str, Any], budget: int) -> str:
+    """MoPPS minus uniform rollouts to the target, per seed (censored at the budget)."""
+    by: dict[str, dict[int, float]] = {}
+    for r in d["runs"]:
+        hit = r["rollouts_to_target"] if r["reached"] else budget
+        by.setdefault(r["selector"], {})[r["seed"]] = float(hit)
+    uni, mop = by.get("uniform", {}), by.get("MoPPS λ=0.5", {})
+    seeds = sorted(set(uni) & set(mop))
+    if len(seeds) < 2:
+        return ""
+    diffs = [mop[s] - uni[s] for s in seeds]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    se = (sum((x - mean) ** 2 for x in diffs) / (n - 1) / n) ** 0.5
+    fewer = sum(x < 0 for x in diffs)
+    word = (
+        "fewer rollouts beyond two standard errors"
+        if mean < -2 * se
+        else "more rollouts beyond two standard errors"
+        if mean > 2 * se
+        else "within two standard errors of no difference"
+    )
+    return (
+        f" Paired by seed, MoPPS minus uniform: {mean:+,.0f} ± {se:,.0f} rollouts, fewer in "
+        f"{fewer} of {n} seeds ({word})."
+    )
+
+
+def mopps_grpo(d: dict[str, Any]) -> str:
+    st, s = d["setting"], d["summary"]
+    rows = [
+        [
+            name,
+            v["rollouts_to_target_mean"],
+            v["rollouts_to_target_sd"],
+            f"{v['reached']}/{v['runs']}",
+            v["final_accuracy_mean"],
+            v["final_accuracy_sd"],
+            v["all_agree_mean"],
+            _curve_mean([r for r in d["runs"] if r["selector"] == name]),
+        ]
+        for name, v in s.items()
+    ]
+    uni, mop = s["uniform"], s["MoPPS λ=0.5"]
+    paired = _paired_rollouts(d, st["budget_rollouts"])
+    verdict = (
+        "reproduced"
+        if "fewer rollouts beyond" in paired
+        else "fewer rollouts on average only"
+        if d["mopps_fewer_rollouts"]
+        else "not reproduced"
+    )
+    return "\n\n".join(
+        [
+            "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: "
+            "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
+            "rollouts all agree (no gradient) and reaches the same accuracy with fewer rollouts "
+            "than uniform selection.",
+            f"**Result** ({verdict} at this scale): within {st['budget_rollouts']:,} rollouts "
+            f"GRPO reached the held-out target {st['target']:.3f} (base "
+            f"{st['base_accuracy']:.3f} + {st['gain']:g}) in **{mop['reached']}/{mop['runs']}** "
+            f"runs with MoPPS and **{uni['reached']}/{uni['runs']}** with uniform selection; "
+            f"mean rollouts to it, censored at the budget, {mop['rollouts_to_target_mean']:,.0f} "
+            f"vs {uni['rollouts_to_target_mean']:,.0f} (ratio {d['rollout_ratio']:.2f}); groups "
+            f"whose rewards all agree {mop['all_agree_mean']:.2f} vs {uni['all_agree_mean']:.2f}; "
+            f"final accuracy {mop['final_accuracy_mean']:.3f} vs {uni['final_accuracy_mean']:.3f}, "
+            f"over {st['seeds']} seeds." + _paired_rollouts(d, st["budget_rollouts"]),
+            f"The base model of the TRICE benchmark; on-policy GRPO (group mean and sd as the "
+            f"baseline), {st['batch']} questions × {st['group']} rollouts per step, "
+            f"{st['steps']} steps, AdamW {st['lr']:g}; MoPPS with λ = 0.5, pool 8× the batch, "
+            "target 0.5; held-out accuracy on the 300 test questions along the run:",
+            _table(
+                [
+                    "selection",
+                    "rollouts to target",
+                    "sd",
+                    "reached",
+                    "final accuracy",
+                    "sd",
+                    "groups all agree",
                     "mean along the run",
                 ],
                 rows,
@@ -1294,6 +1383,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
     ("CEVAE/VLUCI training speed against Pyro", "cevae_speed", cevae_speed),
     ("TRICE vs STaR at equal sampled rationales", "trice_vs_star", trice_vs_star),
     ("MoPPS prompt selection in TRICE: rollouts to a target", "mopps_rollouts", mopps_rollouts),
+    ("MoPPS prompt selection in GRPO: rollouts to a target", "mopps_grpo", mopps_grpo),
     ("Rationale sampling speed against transformers", "generation_speed", generation_speed),
     ("Scratchpad vs direct-answer SFT on arithmetic", "arithmetic_rationale", arithmetic_rationale),
     ("The reasoning gap on Bayes nets (Why think step by step?)", "reasoning_gap", reasoning_gap),

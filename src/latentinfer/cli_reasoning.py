@@ -82,8 +82,17 @@ def _trice_entry() -> TrainerEntry:
     )
 
 
+def _grpo_entry() -> TrainerEntry:
+    from latentinfer.reasoning.grpo import GRPO, GRPOConfig
+
+    return TrainerEntry(
+        GRPOConfig, GRPO, "GRPO: group-relative policy gradient with the task's checker"
+    )
+
+
 TRAINERS["star"] = _star_entry
 TRAINERS["trice"] = _trice_entry
+TRAINERS["grpo"] = _grpo_entry
 
 
 # ----------------------------------------------------------------------------- helpers

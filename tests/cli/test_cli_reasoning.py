@@ -93,6 +93,11 @@ def test_train_trice_and_star_then_eval(tmp_path: Path) -> None:
          "--run-dir", str(run)])  # fmt: skip
     assert json.loads((run / "config.json").read_text())["trainer"] == "star"
     assert "accuracy" in _ok(["reason", "eval", str(run)])
+    run = tmp_path / "grpo"
+    _ok(["reason", "train", "grpo", *common, "--steps", "2", "--batch-size", "2",
+         "--option", "group_size=3", "--option", "max_new_tokens=14",
+         "--option", "selector=mopps", "--run-dir", str(run)])  # fmt: skip
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
 
 
 def test_trice_and_star_bad_options_are_named() -> None:

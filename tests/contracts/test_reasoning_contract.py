@@ -23,6 +23,7 @@ ROWS = [m for m in methods.by_family("reasoning") if m.kind == "trainer"]
 
 def _config(row: methods.Method) -> Any:
     """A few steps of the trainer on a tiny problem."""
+    from latentinfer.reasoning.grpo import GRPOConfig
     from latentinfer.reasoning.sft import SFTConfig
     from latentinfer.reasoning.star import STaRConfig
     from latentinfer.reasoning.trice import TRICEConfig
@@ -37,6 +38,9 @@ def _config(row: methods.Method) -> Any:
         "latentinfer.reasoning.trice.TRICE": lambda: TRICEConfig(
             steps=2, batch_size=2, max_new_tokens=8, init="gold", seed=3, progress=False
         ),
+        "latentinfer.reasoning.grpo.GRPO": lambda: GRPOConfig(
+            steps=2, batch_size=2, group_size=4, max_new_tokens=8, seed=3, progress=False
+        ),
     }
     return makers[row.object_path]()
 
@@ -47,6 +51,7 @@ def test_every_trainer_row_has_an_adapter() -> None:
         "latentinfer.reasoning.sft.SFT",
         "latentinfer.reasoning.star.STaR",
         "latentinfer.reasoning.trice.TRICE",
+        "latentinfer.reasoning.grpo.GRPO",
     }
     missing = [m.object_path for m in ROWS if m.object_path not in known]
     assert not missing, f"add a contract adapter for {missing}"
@@ -71,9 +76,10 @@ def test_reasoning_trainer_contract(row: methods.Method) -> None:
 
     start = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2, max_len=64, seed=0).state_dict()
     (first, log1), (second, log2) = trained(), trained()
-    # trains in place. STaR learns only from rationales it samples correctly, which an
-    # untrained model does not: for it the contract is its sampled records, below
-    if not row.object_path.endswith(".STaR"):
+    # trains in place. STaR learns only from rationales it samples correctly, and GRPO only
+    # from groups whose rewards differ, which an untrained model does not give: for them the
+    # contract is their sampled records, below
+    if not row.object_path.endswith((".STaR", ".GRPO")):
         assert any(not torch.equal(first[k], start[k]) for k in start)
     for k in first:
         torch.testing.assert_close(first[k], second[k], rtol=0, atol=0)  # same seed
