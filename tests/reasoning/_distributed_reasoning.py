@@ -33,8 +33,10 @@ torch.set_num_threads(1)
 from accelerate import PartialState  # noqa: E402
 
 from latentinfer.core.metrics import read_metrics  # noqa: E402
+from latentinfer.reasoning import grpo as grpo_mod  # noqa: E402
 from latentinfer.reasoning import star as star_mod  # noqa: E402
 from latentinfer.reasoning import trice as trice_mod  # noqa: E402
+from latentinfer.reasoning.grpo import GRPO, GRPOConfig  # noqa: E402
 from latentinfer.reasoning.lm import tiny_lm  # noqa: E402
 from latentinfer.reasoning.star import STaR, STaRConfig  # noqa: E402
 from latentinfer.reasoning.tasks.arithmetic import ArithmeticTask  # noqa: E402
@@ -72,6 +74,19 @@ def scripted_star(model, tokenizer, prompts, **kw):
     return [answer(p, rounds[0], 2 if "[answer" in p else 3) for p in prompts]
 
 
+grpo_calls = [0]
+
+
+def scripted_grpo(model, tokenizer, prompts, num_samples=1, **kw):
+    # a process with an empty shard makes no call: answer by (prompt, step, sample)
+    grpo_calls[0] += 1
+    step = grpo_calls[0]
+    return [
+        tuple(answer(p, step + j + (zlib.crc32(p.encode()) % 2), 3)[0] for j in range(num_samples))
+        for p in prompts
+    ]
+
+
 collect = STaR._collect
 
 
@@ -82,6 +97,7 @@ def counted_collect(self, *args, **kw):
 
 trice_mod.sample = scripted
 star_mod.sample = scripted_star
+grpo_mod.sample = scripted_grpo
 STaR._collect = counted_collect
 tok = char_tokenizer()
 model = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2, max_len=64, seed=0)
@@ -120,7 +136,28 @@ if not resume:
         seed=0,
     )
     star_res = STaR(star_cfg).fit(star_model, tok, task, train, run_dir=run_dir + "-star")
+    grpo_cfg = GRPOConfig(
+        steps=3,
+        batch_size=3,
+        group_size=3,
+        lr=1e-2,
+        max_new_tokens=14,
+        selector="mopps",
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
+    grpo_model = tiny_lm(tok, d_model=32, n_layers=1, n_heads=2, max_len=64, seed=2)
+    grpo_res = GRPO(grpo_cfg).fit(grpo_model, tok, task, train)
+    grpo = {
+        "metrics": {
+            k: [r[k] for r in grpo_res.metrics]
+            for k in ("reward", "all_agree", "rollouts", "loss", "grad_norm")
+        },
+        "params": torch.cat([p.detach().flatten() for p in grpo_model.parameters()]).tolist(),
+    }
     star = {
+        "grpo": grpo,
         "metrics": {
             k: [r[k] for r in star_res.metrics]
             for k in ("samples", "rollouts", "train_accuracy", "kept", "kept_rationalized", "loss")

@@ -11,7 +11,8 @@ scripted (see _distributed_reasoning.py), so both see the same proposals; everyt
 real: the sharded loss, DDP's gradient average, AdamW, β and the weights over the global
 minibatch, the gathered memory, MoPPS, systematic resampling (drawn on the main process)
 and the sharded variance probe. The first launch also runs two STaR rounds with uneven
-shards (5 questions, minibatches of 3) against the same rounds in one process.
+shards (5 questions, minibatches of 3) and three GRPO steps (3 questions over 2 processes)
+against the same in one process.
 """
 
 from __future__ import annotations
@@ -64,3 +65,10 @@ def test_two_processes_follow_the_single_process_runs(
     assert sa["kept"] == sb["kept"] and sum(sa["metrics"]["kept"]) > 0
     np.testing.assert_allclose(sa["metrics"]["loss"], sb["metrics"]["loss"], rtol=1e-4)
     np.testing.assert_allclose(sa["params"], sb["params"], atol=1e-5)
+    # GRPO: 3 questions over 2 processes (uneven shards), the same rewards and MoPPS picks
+    ga, gb = sa["grpo"], sb["grpo"]
+    for key in ("reward", "all_agree", "rollouts"):
+        assert ga["metrics"][key] == gb["metrics"][key], key
+    assert any(0 < r < 1 for r in ga["metrics"]["reward"])
+    np.testing.assert_allclose(ga["metrics"]["loss"], gb["metrics"]["loss"], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(ga["params"], gb["params"], atol=1e-5)
