@@ -459,13 +459,22 @@ def bench(
 
 @app.command("demo")
 def demo(
-    run_dir: Annotated[Path, typer.Option(help="Where to write the run.")] = Path(
-        "runs/demo-ardvae-digits"
-    ),
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the run (default: runs/demo-ardvae-digits, or -2, -3, ... "
+            "when that exists)."
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Most epochs.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """The quick tour: fit an ARD-VAE on scikit-learn's digits, diagnose it, write figures."""
+    if run_dir is None:  # running the tour again makes a new folder, never an error
+        base = Path("runs/demo-ardvae-digits")
+        run_dir = next(
+            p for p in (base, *(Path(f"{base}-{i}") for i in range(2, 10**6))) if not p.exists()
+        )
     console.print(
         "[bold]latentinfer demo[/bold]: an ARD-VAE with 32 latent dimensions on the 1,797 "
         "8×8 digits; ARD should keep only the dimensions the data need."

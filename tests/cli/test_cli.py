@@ -126,6 +126,14 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "ARD kept" in out and "figure traversal" in out
 
 
+def test_demo_run_twice_makes_a_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        _ok(["demo", "--epochs", "1"])
+    assert (tmp_path / "runs/demo-ardvae-digits/summary.json").is_file()
+    assert (tmp_path / "runs/demo-ardvae-digits-2/summary.json").is_file()
+
+
 def test_bench_lists_scripts() -> None:
     out = _ok(["bench"])
     assert "ard_relevance" in out
