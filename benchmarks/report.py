@@ -924,68 +924,6 @@ def _curve_mean(runs: list[dict[str, Any]]) -> float | None:
     return sum(means) / len(means) if means else None
 
 
-def mopps_rollouts(d: dict[str, Any]) -> str:
-    st, s = d["setting"], d["summary"]
-    rows = [
-        [
-            name,
-            v["rollouts_to_target_mean"],
-            v["rollouts_to_target_sd"],
-            f"{v['reached']}/{v['runs']}",
-            v["final_accuracy_mean"],
-            v["final_accuracy_sd"],
-            _curve_mean([r for r in d["runs"] if r["selector"] == name]),
-        ]
-        for name, v in s.items()
-    ]
-    uni, mop = s["uniform"], s["MoPPS λ=0.5"]
-    verdict = "reproduced" if d["mopps_fewer_rollouts"] else "not reproduced"
-    return "\n\n".join(
-        [
-            "**Claim** (Qu et al. 2025, MoPPS): selecting prompts whose predicted success "
-            "rate is nearest 0.5 reaches the same accuracy with fewer rollouts than uniform "
-            "selection.",
-            f"**Result** ({verdict} at this scale): within {st['budget_rollouts']:,} rollouts "
-            f"TRICE reached the held-out target {st['target']:.3f} (base "
-            f"{st['base_accuracy']:.3f} + {st['gain']:g}) in **{mop['reached']}/{mop['runs']}** "
-            f"runs with MoPPS and **{uni['reached']}/{uni['runs']}** with uniform selection; "
-            f"mean rollouts to it, censored at the budget, {mop['rollouts_to_target_mean']:,.0f} "
-            f"vs {uni['rollouts_to_target_mean']:,.0f} (ratio {d['rollout_ratio']:.2f}); final "
-            f"accuracy {mop['final_accuracy_mean']:.3f} vs {uni['final_accuracy_mean']:.3f}, "
-            f"over {st['seeds']} seeds." + _paired_rollouts(d, st["budget_rollouts"]),
-            f"The setting of the TRICE benchmark; TRICE with the control variate, minibatch "
-            f"{st['batch']}, {st['steps']} steps, AdamW {st['lr']:g}, one rollout per chosen "
-            "question per step, MoPPS with λ = 0.5, pool 8× the batch, target 0.5; held-out "
-            "accuracy on the 300 test questions along the run"
-            + (
-                ""
-                if d["mopps_fewer_rollouts"]
-                else " (our reading of the miss: MoPPS's premise is that a group whose rollouts "
-                "all agree carries no learning signal, as in group-normalised RL such as GRPO; "
-                "TRICE's gradient uses each chosen question's memory rationale whatever the new "
-                "rollout gives, so no minibatch is wasted, and steering the minibatches to "
-                "questions solved about half the time leaves the rest of the memory untrained, "
-                "which the lower final accuracy fits; the simulated benchmark above shows the "
-                "premise itself holding)"
-            )
-            + ":",
-            _table(
-                [
-                    "selection",
-                    "rollouts to target",
-                    "sd",
-                    "reached",
-                    "final accuracy",
-                    "sd",
-                    "mean along the run",
-                ],
-                rows,
-            ),
-            _footer(d),
-        ]
-    )
-
-
 def _paired_rollouts(d: dict[str, Any], budget: int) -> str:
     """MoPPS minus uniform rollouts to the target, per seed (censored at the budget)."""
     by: dict[str, dict[int, float]] = {}
@@ -1014,7 +952,8 @@ def _paired_rollouts(d: dict[str, Any], budget: int) -> str:
     )
 
 
-def mopps_grpo(d: dict[str, Any]) -> str:
+def _rollout_section(d: dict[str, Any], trainer: str, claim: str, setting: str, agree: bool) -> str:
+    """A MoPPS rollout benchmark (TRICE or GRPO): verdict, result sentence and table."""
     st, s = d["setting"], d["summary"]
     rows = [
         [
@@ -1024,7 +963,7 @@ def mopps_grpo(d: dict[str, Any]) -> str:
             f"{v['reached']}/{v['runs']}",
             v["final_accuracy_mean"],
             v["final_accuracy_sd"],
-            v["all_agree_mean"],
+            *([v["all_agree_mean"]] if agree else []),
             _curve_mean([r for r in d["runs"] if r["selector"] == name]),
         ]
         for name, v in s.items()
@@ -1038,25 +977,24 @@ def mopps_grpo(d: dict[str, Any]) -> str:
         if d["mopps_fewer_rollouts"]
         else "not reproduced"
     )
+    agreeing = (
+        f"groups whose rewards all agree {mop['all_agree_mean']:.2f} vs "
+        f"{uni['all_agree_mean']:.2f}; "
+        if agree
+        else ""
+    )
     return "\n\n".join(
         [
-            "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: "
-            "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
-            "rollouts all agree (no gradient) and reaches the same accuracy with fewer rollouts "
-            "than uniform selection.",
+            claim,
             f"**Result** ({verdict} at this scale): within {st['budget_rollouts']:,} rollouts "
-            f"GRPO reached the held-out target {st['target']:.3f} (base "
+            f"{trainer} reached the held-out target {st['target']:.3f} (base "
             f"{st['base_accuracy']:.3f} + {st['gain']:g}) in **{mop['reached']}/{mop['runs']}** "
             f"runs with MoPPS and **{uni['reached']}/{uni['runs']}** with uniform selection; "
             f"mean rollouts to it, censored at the budget, {mop['rollouts_to_target_mean']:,.0f} "
-            f"vs {uni['rollouts_to_target_mean']:,.0f} (ratio {d['rollout_ratio']:.2f}); groups "
-            f"whose rewards all agree {mop['all_agree_mean']:.2f} vs {uni['all_agree_mean']:.2f}; "
-            f"final accuracy {mop['final_accuracy_mean']:.3f} vs {uni['final_accuracy_mean']:.3f}, "
-            f"over {st['seeds']} seeds." + _paired_rollouts(d, st["budget_rollouts"]),
-            f"The base model of the TRICE benchmark; on-policy GRPO (group mean and sd as the "
-            f"baseline), {st['batch']} questions × {st['group']} rollouts per step, "
-            f"{st['steps']} steps, AdamW {st['lr']:g}; MoPPS with λ = 0.5, pool 8× the batch, "
-            "target 0.5; held-out accuracy on the 300 test questions along the run:",
+            f"vs {uni['rollouts_to_target_mean']:,.0f} (ratio {d['rollout_ratio']:.2f}); "
+            f"{agreeing}final accuracy {mop['final_accuracy_mean']:.3f} vs "
+            f"{uni['final_accuracy_mean']:.3f}, over {st['seeds']} seeds." + paired,
+            setting,
             _table(
                 [
                     "selection",
@@ -1065,13 +1003,58 @@ def mopps_grpo(d: dict[str, Any]) -> str:
                     "reached",
                     "final accuracy",
                     "sd",
-                    "groups all agree",
+                    *(["groups all agree"] if agree else []),
                     "mean along the run",
                 ],
                 rows,
             ),
             _footer(d),
         ]
+    )
+
+
+def mopps_rollouts(d: dict[str, Any]) -> str:
+    st = d["setting"]
+    return _rollout_section(
+        d,
+        "TRICE",
+        "**Claim** (Qu et al. 2025, MoPPS): selecting prompts whose predicted success "
+        "rate is nearest 0.5 reaches the same accuracy with fewer rollouts than uniform "
+        "selection.",
+        f"The setting of the TRICE benchmark; TRICE with the control variate, minibatch "
+        f"{st['batch']}, {st['steps']} steps, AdamW {st['lr']:g}, one rollout per chosen "
+        "question per step, MoPPS with λ = 0.5, pool 8× the batch, target 0.5; held-out "
+        "accuracy on the 300 test questions along the run"
+        + (
+            ""
+            if d["mopps_fewer_rollouts"]
+            else " (our reading of the miss: MoPPS's premise is that a group whose rollouts "
+            "all agree carries no learning signal, as in group-normalised RL such as GRPO; "
+            "TRICE's gradient uses each chosen question's memory rationale whatever the new "
+            "rollout gives, so no minibatch is wasted, and steering the minibatches to "
+            "questions solved about half the time leaves the rest of the memory untrained, "
+            "which the lower final accuracy fits; the simulated benchmark above shows the "
+            "premise itself holding)"
+        )
+        + ":",
+        agree=False,
+    )
+
+
+def mopps_grpo(d: dict[str, Any]) -> str:
+    st = d["setting"]
+    return _rollout_section(
+        d,
+        "GRPO",
+        "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: "
+        "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
+        "rollouts all agree (no gradient) and reaches the same accuracy with fewer rollouts "
+        "than uniform selection.",
+        f"The base model of the TRICE benchmark; on-policy GRPO (group mean and sd as the "
+        f"baseline), {st['batch']} questions × {st['group']} rollouts per step, "
+        f"{st['steps']} steps, AdamW {st['lr']:g}; MoPPS with λ = 0.5, pool 8× the batch, "
+        "target 0.5; held-out accuracy on the 300 test questions along the run:",
+        agree=True,
     )
 
 

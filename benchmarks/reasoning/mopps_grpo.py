@@ -28,7 +28,6 @@ sides; the run reports 10 seeds, those 3 included, with the paired per-seed diff
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from _common import print_table, setup, write_result
+from _common import setup, write_result
 from _reasoning_base import Setting, build
-from latentinfer.reasoning.evaluate import accuracy
+from _rollouts import SELECTORS, run_all, score_run, summarise
 from latentinfer.reasoning.grpo import GRPO, GRPOConfig
 
-SELECTORS = {"uniform": ("uniform", {}), "MoPPS λ=0.5": ("mopps", {"forgetting": 0.5})}
 SETTING: Setting | None = None
 OPTS: dict[str, Any] = {}
 
@@ -73,22 +71,10 @@ def run(job: tuple[str, int]) -> dict[str, Any]:
     res = GRPO(cfg).fit(
         model, s.tokenizer, s.task, s.train, eval_examples=s.test[: OPTS["eval_max"]]
     )
-    curve = [[r["rollouts"], r["test_accuracy"]] for r in res.metrics if "test_accuracy" in r]
-    target = OPTS["target"]
-    hit = next((ro for ro, a in curve if a >= target - 1e-9), None)
-    final = accuracy(model, s.tokenizer, s.task, s.test, max_new_tokens=s.max_new_tokens)
-    print(f"{name} seed {seed}: target reached at {hit} rollouts; final {final:.3f}", flush=True)
-    return {
-        "selector": name,
-        "seed": seed,
-        "rollouts_to_target": hit,
-        "reached": hit is not None,
-        "rollouts": res.rollouts,
-        "test_accuracy": float(final),
-        "curve": curve,
-        "reward": [r["reward"] for r in res.metrics if "reward" in r],
-        "all_agree": float(np.mean([r["all_agree"] for r in res.metrics if "all_agree" in r])),
-    }
+    out = score_run(name, seed, s, model, res, OPTS["target"])
+    out["reward"] = [r["reward"] for r in res.metrics if "reward" in r]
+    out["all_agree"] = float(np.mean([r["all_agree"] for r in res.metrics if "all_agree" in r]))
+    return out
 
 
 def main() -> None:
@@ -113,47 +99,11 @@ def main() -> None:
         target=SETTING.base_accuracy + args.gain,  # not rounded: 0.4067 must reach 0.4067
     )
     seeds = min(args.seeds, 1) if quick else args.seeds
-    jobs = [(n, s) for s in range(seeds) for n in SELECTORS]
-    if args.jobs > 1:
-        with mp.get_context("fork").Pool(args.jobs) as pool:
-            runs = pool.map(run, jobs, chunksize=1)
-    else:
-        runs = [run(j) for j in jobs]
+    runs = run_all(run, seeds, args.jobs)
     budget = OPTS["steps"] * OPTS["batch"] * OPTS["group"]
-    summary = {}
-    for name in SELECTORS:
-        rows = [r for r in runs if r["selector"] == name]
-        censored = [r["rollouts_to_target"] if r["reached"] else budget for r in rows]
-        summary[name] = {
-            "rollouts_to_target_mean": float(np.mean(censored)),
-            "rollouts_to_target_sd": float(np.std(censored)),
-            "reached": sum(r["reached"] for r in rows),
-            "runs": len(rows),
-            "per_seed": [r["rollouts_to_target"] for r in rows],
-            "final_accuracy_mean": float(np.mean([r["test_accuracy"] for r in rows])),
-            "final_accuracy_sd": float(np.std([r["test_accuracy"] for r in rows])),
-            "all_agree_mean": float(np.mean([r["all_agree"] for r in rows])),
-        }
-    print(
-        f"base accuracy {SETTING.base_accuracy:.3f}; target {OPTS['target']:.3f}; "
-        f"budget {budget} rollouts"
+    scored = summarise(
+        runs, budget, SETTING, OPTS["target"], extra=[("all_agree", "all_agree_mean", "all agree")]
     )
-    print_table(
-        ["selector", "rollouts to target", "sd", "reached", "final accuracy", "sd", "all agree"],
-        [
-            [
-                n,
-                v["rollouts_to_target_mean"],
-                v["rollouts_to_target_sd"],
-                f"{v['reached']}/{v['runs']}",
-                v["final_accuracy_mean"],
-                v["final_accuracy_sd"],
-                v["all_agree_mean"],
-            ]
-            for n, v in summary.items()
-        ],
-    )
-    uni, mop = summary["uniform"], summary["MoPPS λ=0.5"]
     write_result(
         "mopps_grpo",
         args,
@@ -171,9 +121,7 @@ def main() -> None:
                 "base_accuracy": SETTING.base_accuracy,
                 "base_sft_steps": SETTING.base_steps,
             },
-            "summary": summary,
-            "rollout_ratio": mop["rollouts_to_target_mean"] / uni["rollouts_to_target_mean"],
-            "mopps_fewer_rollouts": mop["rollouts_to_target_mean"] < uni["rollouts_to_target_mean"],
+            **scored,
             "runs": runs,
         },
     )

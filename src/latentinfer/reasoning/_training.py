@@ -44,14 +44,19 @@ from latentinfer.core.checkpoint import (
 )
 from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError, ValidationError
 from latentinfer.core.metrics import MetricsWriter
+from latentinfer.core.validation import check_choice, check_number
 from latentinfer.reasoning.generation import log_prob
+from latentinfer.reasoning.prompt_selection import SELECTORS
 
 __all__ = [
     "Processes",
     "RunFiles",
     "check_examples",
+    "check_minibatch",
+    "check_trainer_options",
     "make_optimizer",
     "optimizer_step",
+    "save_trainer_state",
     "weighted_nll",
     "zero_loss",
 ]
@@ -369,6 +374,65 @@ def held_out_accuracy(
         value = float(total[0] / total[1])
     model.train()
     return value
+
+
+def check_trainer_options(cfg: Any) -> None:
+    """Check the options every reasoning trainer's config has (batch, optimiser, sampling
+    length, prompt selector, evaluation, checkpoints, seed, device); each config checks its
+    own fields after this."""
+    check_number(cfg.batch_size, name="batch_size", low=1, integer=True)
+    check_number(cfg.lr, name="lr", low=0, low_inclusive=False)
+    check_number(cfg.weight_decay, name="weight_decay", low=0)
+    check_number(
+        cfg.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
+    )
+    check_number(cfg.max_new_tokens, name="max_new_tokens", low=1, integer=True)
+    check_choice(cfg.selector, name="selector", choices=SELECTORS)
+    if not isinstance(cfg.selector_options, dict):
+        raise ConfigError(
+            f"selector_options must be a dict; got {type(cfg.selector_options).__name__}."
+        )
+    check_number(cfg.eval_every, name="eval_every", low=0, integer=True)
+    check_number(cfg.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
+    check_number(cfg.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
+    check_number(cfg.seed, name="seed", low=0, integer=True)
+    check_choice(cfg.device, name="device", choices=("auto", "cpu", "cuda"))
+
+
+def check_minibatch(batch_size: int, n_examples: int, world: int, *, each: str) -> None:
+    """A step's minibatch must fit the examples and give every process a share.
+
+    ``each`` ends the message on too few rows: what each process must have something to do
+    (``"proposes for at least one example"``).
+    """
+    if batch_size > n_examples:
+        raise ConfigError(
+            f"batch_size must be at most the number of examples ({n_examples}); got {batch_size}."
+        )
+    if batch_size < world:
+        raise ConfigError(
+            f"batch_size must be at least the number of processes ({world}), so that "
+            f"each {each}; got {batch_size}."
+        )
+
+
+def save_trainer_state(
+    files: RunFiles,
+    procs: Processes,
+    g: torch.Generator,
+    step: int,
+    state: dict[str, Any],
+    meta: dict[str, Any],
+) -> None:
+    """Checkpoint ``state`` (model, optimiser, selector, ...) with every process's stream.
+
+    Every process takes part (its random stream goes into the checkpoint); the main one
+    writes ``state`` plus the streams, and ``meta``, as step ``step``.
+    """
+    streams = procs.stream_state(g)
+    if procs.main:
+        files.save(step, {**state, **streams}, meta)
+    procs.wait()
 
 
 def restore_training_state(

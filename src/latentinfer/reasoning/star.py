@@ -47,12 +47,13 @@ import torch
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed, make_generator
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.validation import check_number
 from latentinfer.reasoning._training import (
     Processes,
     RunFiles,
     check_examples,
     check_resume_config,
+    check_trainer_options,
     config_dict,
     held_out_accuracy,
     make_optimizer,
@@ -62,7 +63,7 @@ from latentinfer.reasoning._training import (
     zero_loss,
 )
 from latentinfer.reasoning.generation import sample
-from latentinfer.reasoning.prompt_selection import SELECTORS, PromptSelector, make_selector
+from latentinfer.reasoning.prompt_selection import PromptSelector, make_selector
 
 __all__ = ["STaR", "STaRConfig", "STaRResult"]
 
@@ -137,20 +138,14 @@ class STaRConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_trainer_options(self)
         check_number(self.rounds, name="rounds", low=1, integer=True)
         check_number(self.base_steps, name="base_steps", low=1, integer=True)
         check_number(self.step_growth, name="step_growth", low=1.0)
         for name in ("restart", "rationalize"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        check_number(self.batch_size, name="batch_size", low=1, integer=True)
-        check_number(self.lr, name="lr", low=0, low_inclusive=False)
-        check_number(self.weight_decay, name="weight_decay", low=0)
-        check_number(
-            self.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
-        )
         check_number(self.temperature, name="temperature", low=0)
-        check_number(self.max_new_tokens, name="max_new_tokens", low=1, integer=True)
         check_number(
             self.questions_per_round,
             name="questions_per_round",
@@ -158,22 +153,12 @@ class STaRConfig:
             integer=True,
             allow_none=True,
         )
-        check_choice(self.selector, name="selector", choices=SELECTORS)
         if self.selector != "uniform" and self.questions_per_round is None:
             raise ConfigError(
                 f"selector={self.selector!r} needs questions_per_round (the number of questions "
                 "it picks each round); with questions_per_round=None every question is sampled."
             )
-        if not isinstance(self.selector_options, dict):
-            raise ConfigError(
-                f"selector_options must be a dict; got {type(self.selector_options).__name__}."
-            )
         check_number(self.max_samples, name="max_samples", low=1, integer=True, allow_none=True)
-        check_number(self.eval_every, name="eval_every", low=0, integer=True)
-        check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
-        check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
-        check_number(self.seed, name="seed", low=0, integer=True)
-        check_choice(self.device, name="device", choices=("auto", "cpu", "cuda"))
 
     def steps_in_round(self, r: int) -> int:
         """Fine-tuning steps of round ``r`` (0-based): ``round(base_steps · growth^r)``."""

@@ -61,18 +61,21 @@ from latentinfer.reasoning._training import (
     Processes,
     RunFiles,
     check_examples,
+    check_minibatch,
     check_resume_config,
+    check_trainer_options,
     config_dict,
     held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
+    save_trainer_state,
     weighted_nll,
     zero_loss,
 )
 from latentinfer.reasoning.generation import sample
 from latentinfer.reasoning.gradient_variance import gradient_variance
-from latentinfer.reasoning.prompt_selection import SELECTORS, PromptSelector, make_selector
+from latentinfer.reasoning.prompt_selection import PromptSelector, make_selector
 
 __all__ = ["TRICE", "TRICEConfig", "TRICEResult"]
 
@@ -157,38 +160,22 @@ class TRICEConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_trainer_options(self)
         check_number(self.steps, name="steps", low=1, integer=True)
-        check_number(self.batch_size, name="batch_size", low=1, integer=True)
-        check_number(self.lr, name="lr", low=0, low_inclusive=False)
-        check_number(self.weight_decay, name="weight_decay", low=0)
-        check_number(
-            self.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
-        )
         if not isinstance(self.control_variate, bool):
             raise ConfigError(
                 f"control_variate must be True or False; got {self.control_variate!r}."
             )
         check_choice(self.first_valid, name="first_valid", choices=FIRST_VALID)
         check_number(self.subsample, name="subsample", low=1, integer=True, allow_none=True)
-        check_number(self.max_new_tokens, name="max_new_tokens", low=1, integer=True)
         check_choice(self.init, name="init", choices=INITS)
         check_number(self.init_attempts, name="init_attempts", low=1, integer=True)
-        check_choice(self.selector, name="selector", choices=SELECTORS)
-        if not isinstance(self.selector_options, dict):
-            raise ConfigError(
-                f"selector_options must be a dict; got {type(self.selector_options).__name__}."
-            )
         check_number(self.max_samples, name="max_samples", low=1, integer=True, allow_none=True)
         check_number(self.variance_every, name="variance_every", low=0, integer=True)
         check_number(self.log_every, name="log_every", low=1, integer=True)
-        check_number(self.eval_every, name="eval_every", low=0, integer=True)
         check_number(
             self.checkpoint_every, name="checkpoint_every", low=1, integer=True, allow_none=True
         )
-        check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
-        check_number(self.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
-        check_number(self.seed, name="seed", low=0, integer=True)
-        check_choice(self.device, name="device", choices=("auto", "cpu", "cuda"))
 
 
 @dataclass
@@ -318,17 +305,10 @@ class TRICE:
         held = (
             None if eval_examples is None else check_examples(eval_examples, name="eval_examples")
         )
-        if cfg.batch_size > len(train):
-            raise ConfigError(
-                f"batch_size must be at most the number of examples ({len(train)}); "
-                f"got {cfg.batch_size}."
-            )
         procs = Processes(cfg.device)
-        if cfg.batch_size < procs.world:
-            raise ConfigError(
-                f"batch_size must be at least the number of processes ({procs.world}), so that "
-                f"each proposes for at least one example; got {cfg.batch_size}."
-            )
+        check_minibatch(
+            cfg.batch_size, len(train), procs.world, each="proposes for at least one example"
+        )
         files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
         prompts = [task.prompt(ex.question) for ex in train]
         g = procs.generator(cfg.seed)
@@ -369,28 +349,20 @@ class TRICE:
         lo, hi = procs.shard(m)  # this process's examples of each step's minibatch
 
         def checkpoint() -> None:
-            # every process takes part (its stream's state); the main process writes
-            streams = procs.stream_state(g)
-            if procs.main:
-                state = {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "selector": selector.state_dict(),
-                    **streams,
-                }
-                files.save(
-                    step,
-                    state,
-                    {
-                        "config": cdict,
-                        "step": step,
-                        "samples": samples,
-                        "memory": memory,
-                        "valid": valid,
-                        "processes": procs.world,
-                    },
-                )
-            procs.wait()
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "selector": selector.state_dict(),
+            }
+            meta = {
+                "config": cdict,
+                "step": step,
+                "samples": samples,
+                "memory": memory,
+                "valid": valid,
+                "processes": procs.world,
+            }
+            save_trainer_state(files, procs, g, step, state, meta)
 
         try:
             with TrainProgress(
