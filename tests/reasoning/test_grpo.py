@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from latentinfer.core.errors import ConfigError
+from latentinfer.core.errors import ConfigError, ValidationError
 from latentinfer.core.metrics import read_metrics
 from latentinfer.reasoning.grpo import GRPO, GRPOConfig, group_advantages
 from latentinfer.reasoning.lm import tiny_lm
@@ -144,3 +144,5 @@ def test_bad_inputs_are_refused(tok):
         GRPO(object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="k ≥ 2"):
         group_advantages(torch.ones(3, 1))
+    with pytest.raises(ValidationError, match="rewards holds 1 non-finite"):
+        group_advantages(torch.tensor([[1.0, float("nan")], [0.0, 1.0]]))

@@ -41,7 +41,7 @@ import torch
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.validation import check_choice, check_finite, check_number
 from latentinfer.reasoning._training import (
     Processes,
     RunFiles,
@@ -83,13 +83,15 @@ def group_advantages(rewards: Tensor, *, scale: str = "std", eps: float = 1e-6) 
     """GRPO's advantages of a ``(B, k)`` reward matrix: ``(r − mean) / (sd + eps)`` per row.
 
     ``sd`` is the population standard deviation of the row; ``scale="none"`` keeps
-    ``r − mean``. A row whose rewards are all equal gets zeros.
+    ``r − mean``. A row whose rewards are all equal gets zeros. NaN or infinite rewards
+    raise :class:`~latentinfer.core.errors.ValidationError`.
     """
     check_choice(scale, name="scale", choices=SCALES)
     if rewards.ndim != 2 or rewards.shape[1] < 2:
         raise ConfigError(
             f"rewards must be (groups, k) with k ≥ 2; got shape {tuple(rewards.shape)}."
         )
+    check_finite(rewards, name="rewards")
     r = rewards.double()
     centred = r - r.mean(dim=1, keepdim=True)
     if scale == "none":
