@@ -42,10 +42,10 @@ def score_run(
 
 
 def run_all(
-    run: Callable[[tuple[str, int]], dict[str, Any]], seeds: int, jobs: int
+    run: Callable[[tuple[str, int]], dict[str, Any]], seeds: int, jobs: int, first_seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Every selector for every seed, ``jobs`` processes at a time (forked)."""
-    todo = [(n, s) for s in range(seeds) for n in SELECTORS]
+    """Every selector for seeds ``first_seed, …``, ``jobs`` processes at a time (forked)."""
+    todo = [(n, s) for s in range(first_seed, first_seed + seeds) for n in SELECTORS]
     if jobs > 1:
         with mp.get_context("fork").Pool(jobs) as pool:
             return pool.map(run, todo, chunksize=1)

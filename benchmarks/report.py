@@ -9,6 +9,7 @@ never typed by hand) and the command that produced them. A benchmark without a f
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -924,21 +925,25 @@ def _curve_mean(runs: list[dict[str, Any]]) -> float | None:
     return sum(means) / len(means) if means else None
 
 
-def _paired_rollouts(d: dict[str, Any], budget: int) -> str:
-    """MoPPS minus uniform rollouts to the target, per seed (censored at the budget)."""
+def _paired_diffs(runs: list[dict[str, Any]], budget: int) -> tuple[float, float, int, int]:
+    """MoPPS minus uniform rollouts to the target per seed: mean, SE, fewer, seeds."""
     by: dict[str, dict[int, float]] = {}
-    for r in d["runs"]:
+    for r in runs:
         hit = r["rollouts_to_target"] if r["reached"] else budget
         by.setdefault(r["selector"], {})[r["seed"]] = float(hit)
     uni, mop = by.get("uniform", {}), by.get("MoPPS λ=0.5", {})
-    seeds = sorted(set(uni) & set(mop))
-    if len(seeds) < 2:
-        return ""
-    diffs = [mop[s] - uni[s] for s in seeds]
+    diffs = [mop[k] - uni[k] for k in sorted(set(uni) & set(mop))]
     n = len(diffs)
     mean = sum(diffs) / n
-    se = (sum((x - mean) ** 2 for x in diffs) / (n - 1) / n) ** 0.5
-    fewer = sum(x < 0 for x in diffs)
+    se = (sum((x - mean) ** 2 for x in diffs) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
+    return mean, se, sum(x < 0 for x in diffs), n
+
+
+def _paired_rollouts(d: dict[str, Any], budget: int) -> str:
+    """MoPPS minus uniform rollouts to the target, per seed (censored at the budget)."""
+    if len({r["seed"] for r in d["runs"]}) < 2:
+        return ""
+    mean, se, fewer, n = _paired_diffs(d["runs"], budget)
     word = (
         "fewer rollouts beyond two standard errors"
         if mean < -2 * se
@@ -1041,20 +1046,135 @@ def mopps_rollouts(d: dict[str, Any]) -> str:
     )
 
 
+def _forecast_reading(d: dict[str, Any]) -> str:
+    """What the forecast and all-agree columns of the GRPO sweep say, from the numbers."""
+    lrs = sorted(d["by_lr"], key=float, reverse=True)  # fast to slow policy change
+    parts, cuts, ratios = [], [], []
+    for key in lrs:
+        b = d["by_lr"][key]
+        mop, uni = b["summary"]["MoPPS λ=0.5"], b["summary"]["uniform"]
+        lr = f"{float(key):.0e}".replace("e-0", "e-")
+        parts.append(
+            f"{b['forecast']['predicted']:.2f} forecast vs {b['forecast']['observed']:.2f} "
+            f"observed at {lr}"
+        )
+        cuts.append(uni["all_agree_mean"] - mop["all_agree_mean"])
+        ratios.append(b["rollout_ratio"])
+    text = (
+        "MoPPS's mean forecast of the success rate of the questions it chose, against the "
+        "rate their rollouts then had: " + "; ".join(parts) + ". So the chosen questions "
+        "are not 50/50 ones (few candidates in a pool are: this model's success on a "
+        "question is mostly all or nothing), and they had become easier since their last "
+        "visit."
+    )
+    if all(a < b for a, b in itertools.pairwise(cuts)) and all(
+        a > b for a, b in itertools.pairwise(ratios)
+    ):
+        text += (
+            " The slower the policy moves between two visits of a question (the lower the "
+            "learning rate), the more MoPPS cuts the groups that all agree ("
+            + ", ".join(f"{c:.2f}" for c in cuts)
+            + ") and the fewer rollouts it needs relative to uniform selection."
+        )
+    return text
+
+
+def _mopps_followup(d: dict[str, Any]) -> list[str]:
+    """More seeds at one rate, added after the main GRPO run (when that file exists)."""
+    more = _load("mopps_grpo_followup")
+    if more is None:
+        return []
+    budget = d["setting"]["budget_rollouts"]
+    ((key, block),) = more["by_lr"].items()
+    lr = f"{float(key):.0e}".replace("e-0", "e-")
+    first = more["setting"]["first_seed"]
+    seeds = more["setting"]["seeds"]
+    mean, se, fewer, n = _paired_diffs(block["runs"], budget)
+    both = d["by_lr"][key]["runs"] + block["runs"]
+    m2, se2, fewer2, n2 = _paired_diffs(both, budget)
+    z = -m2 / se2
+    word = "beyond" if z > 2 else "within"
+    return [
+        f"**Follow-up** (decided after the run above, whose lr {lr} difference came out "
+        f"just inside two standard errors; so it is an added look, not a fresh test): "
+        f"{seeds} more seeds ({first}-{first + seeds - 1}) at lr {lr}: MoPPS minus uniform "
+        f"{mean:+,.0f} ± {se:,.0f} rollouts (ratio {block['rollout_ratio']:.2f}), fewer "
+        f"in {fewer} of {n}; groups all agreeing "
+        f"{block['summary']['MoPPS λ=0.5']['all_agree_mean']:.2f} vs "
+        f"{block['summary']['uniform']['all_agree_mean']:.2f}. All {n2} seeds at lr {lr}: "
+        f"{m2:+,.0f} ± {se2:,.0f} rollouts, fewer in {fewer2} of {n2} ({word} two standard "
+        f"errors: {z:.2f}; Pocock's boundary for a test with two equal looks at the 5% level "
+        f"is 2.18). Command: `{more['command']}`."
+    ]
+
+
 def mopps_grpo(d: dict[str, Any]) -> str:
     st = d["setting"]
-    return _rollout_section(
-        d,
-        "GRPO",
-        "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: "
-        "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
-        "rollouts all agree (no gradient) and reaches the same accuracy with fewer rollouts "
-        "than uniform selection.",
-        f"The base model of the TRICE benchmark; on-policy GRPO (group mean and sd as the "
-        f"baseline), {st['batch']} questions × {st['group']} rollouts per step, "
-        f"{st['steps']} steps, AdamW {st['lr']:g}; MoPPS with λ = 0.5, pool 8× the batch, "
-        "target 0.5; held-out accuracy on the 300 test questions along the run:",
-        agree=True,
+    budget = st["budget_rollouts"]
+    rows, verdicts = [], []
+    for key, block in d["by_lr"].items():
+        lr = f"{float(key):.0e}".replace("e-0", "e-")  # 3e-4
+        s, fc = block["summary"], block["forecast"]
+        for name, v in s.items():
+            rows.append(
+                [
+                    lr,
+                    name,
+                    v["rollouts_to_target_mean"],
+                    v["rollouts_to_target_sd"],
+                    f"{v['reached']}/{v['runs']}",
+                    v["final_accuracy_mean"],
+                    v["all_agree_mean"],
+                    v["observed_success_mean"],
+                    fc["predicted"] if name != "uniform" else None,
+                ]
+            )
+        mean, se, fewer, n = _paired_diffs(block["runs"], budget)
+        beyond = mean < -2 * se
+        verdicts.append(
+            f"at lr {lr}, MoPPS minus uniform {mean:+,.0f} ± {se:,.0f} rollouts "
+            f"(ratio {block['rollout_ratio']:.2f}), fewer in {fewer} of {n} seeds"
+            + (" — **fewer beyond two standard errors**" if beyond else "")
+        )
+    hits = sum("beyond" in v for v in verdicts)
+    verdict = f"reproduced at {hits} of" if hits else "not reproduced at any of"
+    return "\n\n".join(
+        [
+            "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: a "
+            "prompt's difficulty can be predicted online from its past rollouts, and "
+            "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
+            "rollouts all agree (no gradient) and reaches the same accuracy with fewer "
+            "rollouts than uniform selection.",
+            f"**Result** ({verdict} {len(verdicts)} learning rates): paired by seed, "
+            + "; ".join(verdicts)
+            + ". "
+            + _forecast_reading(d),
+            f"The base model of the TRICE benchmark (held-out accuracy "
+            f"{st['base_accuracy']:.3f}; target {st['target']:.3f} = base + {st['gain']:g}); "
+            f"on-policy GRPO (group mean and sd as the baseline) on {st['n_train']:,} "
+            f"answer-only questions, {st['batch']} questions × {st['group']} rollouts per "
+            f"step, {st['steps']} steps ({budget:,} rollouts, each question about "
+            f"{st['visits_per_question']:.0f} times), AdamW at each rate; MoPPS with "
+            "λ = 0.5, pool 8× the batch, target 0.5; held-out greedy accuracy on the 300 test "
+            f"questions every 10 steps; {st['seeds']} seeds per rate; rollouts to the target "
+            "censored at the budget:",
+            *_mopps_followup(d),
+            _table(
+                [
+                    "lr",
+                    "selection",
+                    "rollouts to target",
+                    "sd",
+                    "reached",
+                    "final accuracy",
+                    "groups all agree",
+                    "success of chosen",
+                    "MoPPS forecast",
+                ],
+                rows,
+            ),
+            _footer(d),
+        ]
     )
 
 

@@ -240,6 +240,42 @@ def test_bad_inputs_get_clear_errors(inputs: object, error: type, pattern: str) 
         HGF().filter(inputs)
 
 
+@pytest.mark.parametrize("backend", ["native", "eager"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_found_after_the_filter_without_a_scan(
+    backend: str, bad: float
+) -> None:
+    # without a mask the scan for NaN/Inf waits until a total is non-finite: every model,
+    # surprise kind, update scheme and position must still give the input error, also with
+    # on_invalid="mark" and with a batch of parameter settings sharing one series
+    if backend == "native" and not native.available():
+        pytest.skip("no C compiler")
+    models = [
+        HGF(n_levels=2, update_type="standard"),
+        HGF(n_levels=3, tonic_volatility={"1": -4.0, "2": [-5.0, -6.0, -7.0], "3": -4.0}),
+        _rich_network(),
+    ]
+    for model in models:
+        n_in = 2 if isinstance(model, Network) and not isinstance(model, HGF) else 1
+        for step in (0, 17, 39):
+            # float64 only on the eager path: each native variant is a compile
+            for dtype in (
+                (torch.float32,) if backend == "native" else (torch.float32, torch.float64)
+            ):
+                u = np.stack([_walk(40, seed=s) for s in range(3 * n_in)]).reshape(3, n_in, 40)
+                u = np.ascontiguousarray(u.transpose(0, 2, 1))  # (3 series, 40 steps, n_in)
+                u[1, step, n_in - 1] = bad
+                x = u if n_in > 1 else u[..., 0]
+                for kw in ({}, {"beliefs": False}, {"on_invalid": "mark"}):
+                    with pytest.raises(ValidationError, match="inputs holds 1 non-finite"):
+                        model.filter(
+                            x, surprise=("nlpd", "pyhgf"), dtype=dtype, backend=backend, **kw
+                        )
+                if not isinstance(model, Network) or isinstance(model, HGF):
+                    with pytest.raises(ValidationError, match="inputs holds 1 non-finite"):
+                        model.filter(x[1], dtype=dtype, backend=backend)
+
+
 def test_binary_model_rejects_non_binary_inputs() -> None:
     with pytest.raises(ValidationError, match=r"binary and takes only 0 and 1; got 0.5"):
         HGF(n_levels=3, model_type="binary").filter(np.array([0.0, 1.0, 0.5]))

@@ -100,6 +100,10 @@ def test_mopps_selector_and_rollout_budget(tok):
     cfg = _cfg(steps=50, selector="mopps", selector_options={"forgetting": 0.5}, max_rollouts=40)
     res = GRPO(cfg).fit(_lm(tok), tok, TASK, train)
     assert res.steps == 3 and res.rollouts == 36  # steps of 4 × 3 while 40 allows
+    # MoPPS's forecast of each step's reward is logged; the first, before any data, the prior's
+    forecasts = [r["predicted_success"] for r in res.metrics if "loss" in r]
+    assert len(forecasts) == 3 and forecasts[0] == 0.5
+    assert all(0.0 < f < 1.0 for f in forecasts)
 
 
 def test_resume_continues_the_same_run(tok, tmp_path):

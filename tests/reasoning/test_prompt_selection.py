@@ -56,6 +56,20 @@ def test_mopps_prefers_prompts_of_intermediate_difficulty():
     assert run(MoPPSSelector(200, seed=1)) < run(UniformSelector(200, seed=1)) - 0.05
 
 
+def test_forecast_is_the_posterior_mean_before_the_rollouts():
+    sel = MoPPSSelector(10, seed=0, forgetting=0.5)
+    sel.update([2, 5], torch.tensor([3, 0]), 4)  # Beta(4, 2) and Beta(1, 5)
+    torch.testing.assert_close(
+        sel.predicted_success([2, 5, 7]),
+        torch.tensor([4 / 6, 1 / 6, 0.5], dtype=torch.float64),
+    )
+    assert sel.forecast([2, 5]) == {"predicted_success": pytest.approx((4 / 6 + 1 / 6) / 2)}
+    assert UniformSelector(10).predicted_success([1]) is None
+    assert UniformSelector(10).forecast([1]) == {}
+    with pytest.raises(ConfigError, match=r"indices must lie in \[0, 9\]"):
+        sel.predicted_success([10])
+
+
 @pytest.mark.parametrize("name", ["uniform", "mopps"])
 def test_state_round_trip_continues_the_same_stream(name):
     a = make_selector(name, 30, seed=3)

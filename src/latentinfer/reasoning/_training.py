@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -374,6 +374,41 @@ def held_out_accuracy(
         value = float(total[0] / total[1])
     model.train()
     return value
+
+
+def final_accuracy(
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    held: list[Any] | None,
+    *,
+    max_new_tokens: int,
+    procs: Processes,
+) -> float | None:
+    """Greedy accuracy on every held-out example at the end of a fit; ``None`` without any."""
+    if held is None:
+        return None
+    return held_out_accuracy(
+        model, tokenizer, task, held, eval_max=None, max_new_tokens=max_new_tokens, procs=procs
+    )
+
+
+def save_final(
+    files: RunFiles,
+    procs: Processes,
+    model: Any,
+    tokenizer: Any,
+    checkpoint: Callable[[], None] | None = None,
+) -> None:
+    """End a fit: the last checkpoint (when given) and ``model/`` in the run folder, if any;
+    every process waits for the main one; ``model`` is left in eval mode."""
+    if files.root is not None:
+        if checkpoint is not None:
+            checkpoint()
+        if procs.main:
+            files.save_model(model, tokenizer)
+    procs.wait()
+    model.eval()
 
 
 def check_trainer_options(cfg: Any) -> None:

@@ -50,10 +50,12 @@ from latentinfer.reasoning._training import (
     check_resume_config,
     check_trainer_options,
     config_dict,
+    final_accuracy,
     held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
+    save_final,
     save_trainer_state,
     weighted_nll,
     zero_loss,
@@ -286,6 +288,7 @@ class GRPO:
                     ):
                         break
                     idx = selector.select(b).tolist()
+                    forecast = selector.forecast(idx)
                     batch_prompts = [prompts[i] for i in idx]
                     mine = sample(
                         model,
@@ -331,6 +334,7 @@ class GRPO:
                         "reward": float(rewards.mean()),
                         "all_agree": float(agree.double().mean()),
                         "seconds": round(time.perf_counter() - t0, 2),
+                        **forecast,  # MoPPS: its predicted "reward"
                     }
                     if held is not None and cfg.eval_every and step % cfg.eval_every == 0:
                         record["test_accuracy"] = held_out_accuracy(
@@ -357,35 +361,18 @@ class GRPO:
                     ):
                         checkpoint()
                 bar.finish(step)
-            test_accuracy = None
-            if held is not None:
-                test_accuracy = held_out_accuracy(
-                    model,
-                    tokenizer,
-                    task,
-                    held,
-                    eval_max=None,
-                    max_new_tokens=cfg.max_new_tokens,
-                    procs=procs,
-                )
-                pending.append(
-                    {
-                        "step": step,
-                        "rollouts": selector.rollouts_,
-                        "final_test_accuracy": test_accuracy,
-                    }
-                )
+            test_accuracy = final_accuracy(
+                model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
+            )
+            if test_accuracy is not None:
+                final = {"rollouts": selector.rollouts_, "final_test_accuracy": test_accuracy}
+                pending.append({"step": step, **final})
             if writer is not None:
                 writer.write(pending)
         finally:
             if writer is not None:
                 writer.close()
-        if files.root is not None:
-            checkpoint()
-            if procs.main:
-                files.save_model(model, tokenizer)
-            procs.wait()
-        model.eval()
+        save_final(files, procs, model, tokenizer, checkpoint)
         return GRPOResult(
             model=model,
             steps=step,

@@ -70,6 +70,23 @@ class PromptSelector(ABC):
     def select(self, batch_size: int) -> Tensor:
         """``(batch_size,)`` int64 indices of distinct prompts to roll out next."""
 
+    def predicted_success(self, indices: Any) -> Tensor | None:
+        """``(B,)`` predicted success rates of prompts ``indices``; ``None``: no prediction.
+
+        For a selector that predicts (MoPPS: the posterior mean), comparing this, taken
+        right after :meth:`select`, with the rewards the rollouts then get shows how well the
+        prediction tracks the policy (a gap means the beliefs are stale).
+        """
+        return None
+
+    def forecast(self, indices: Any) -> dict[str, float]:
+        """``{"predicted_success": mean forecast over indices}`` for a metrics record, or ``{}``.
+
+        What the trainers log beside the batch's observed success rate.
+        """
+        p = self.predicted_success(indices)
+        return {} if p is None else {"predicted_success": float(p.double().mean())}
+
     def update(self, indices: Any, successes: Any, trials: Any) -> Self:
         """Record ``successes`` out of ``trials`` rollouts for each of ``indices``.
 
@@ -85,10 +102,15 @@ class PromptSelector(ABC):
         self.steps_ += 1
         return self
 
+    def _check_indices(self, indices: Any) -> Tensor:
+        idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
+        if bool(((idx < 0) | (idx >= self.n_prompts)).any()):
+            raise ConfigError(f"indices must lie in [0, {self.n_prompts - 1}].")
+        return idx
+
     def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
         """Hook for selectors that learn from the rewards (checks included)."""
-        if bool(((indices < 0) | (indices >= self.n_prompts)).any()):
-            raise ConfigError(f"indices must lie in [0, {self.n_prompts - 1}].")
+        self._check_indices(indices)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the selection exactly (JSON-able plus tensors)."""
@@ -180,6 +202,9 @@ class MoPPSSelector(PromptSelector):
     def select(self, batch_size: int) -> Tensor:
         b = self._check_batch(batch_size)
         return self.filter_.select(b, generator=self._generator).arms
+
+    def predicted_success(self, indices: Any) -> Tensor:
+        return self.filter_.mean[self._check_indices(indices)]
 
     def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
         self.filter_.update(indices, successes, trials)  # the filter checks its inputs

@@ -55,10 +55,12 @@ from latentinfer.reasoning._training import (
     check_resume_config,
     check_trainer_options,
     config_dict,
+    final_accuracy,
     held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
+    save_final,
     weighted_nll,
     zero_loss,
 )
@@ -356,6 +358,7 @@ class STaR:
                         idx = selector.select(cfg.questions_per_round).tolist()
                     if budget is not None:
                         idx = idx[:budget]
+                    forecast = selector.forecast(idx)
                     kept, correct, used = self._collect(
                         model, tokenizer, task, train, idx, g, budget, procs
                     )
@@ -393,6 +396,7 @@ class STaR:
                         "finetune_steps": n_steps if kept else 0,
                         "loss": loss,
                         "seconds": round(time.perf_counter() - t0, 2),
+                        **forecast,  # MoPPS: its predicted train_accuracy
                     }
                     if held is not None and cfg.eval_every and r % cfg.eval_every == 0:
                         record["test_accuracy"] = held_out_accuracy(
@@ -432,28 +436,16 @@ class STaR:
                         r, loss=loss, note=f"acc {record['train_accuracy']:.2f} kept {len(kept)}"
                     )
                 bar.finish(r)
-            test_accuracy = None
-            if held is not None:
-                test_accuracy = held_out_accuracy(
-                    model,
-                    tokenizer,
-                    task,
-                    held,
-                    eval_max=None,
-                    max_new_tokens=cfg.max_new_tokens,
-                    procs=procs,
-                )
-                if writer is not None:
-                    writer.write(
-                        [{"step": r, "samples": samples, "final_test_accuracy": test_accuracy}]
-                    )
+            test_accuracy = final_accuracy(
+                model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
+            )
+            if test_accuracy is not None and writer is not None:
+                final = {"step": r, "samples": samples, "final_test_accuracy": test_accuracy}
+                writer.write([final])
         finally:
             if writer is not None:
                 writer.close()
-        if procs.main:
-            files.save_model(model, tokenizer)
-        procs.wait()
-        model.eval()
+        save_final(files, procs, model, tokenizer)
         return STaRResult(
             model=model,
             rounds=r,

@@ -65,10 +65,12 @@ from latentinfer.reasoning._training import (
     check_resume_config,
     check_trainer_options,
     config_dict,
+    final_accuracy,
     held_out_accuracy,
     make_optimizer,
     optimizer_step,
     restore_training_state,
+    save_final,
     save_trainer_state,
     weighted_nll,
     zero_loss,
@@ -375,6 +377,7 @@ class TRICE:
                     if cfg.max_samples is not None and samples + m > cfg.max_samples:
                         break
                     idx = selector.select(m).tolist()
+                    forecast = selector.forecast(idx)
                     batch_prompts = [prompts[i] for i in idx]
                     mine = sample(
                         model,
@@ -465,6 +468,7 @@ class TRICE:
                         memory_valid=sum(valid) / len(valid),
                         beta=float(w.beta.mean()),
                         seconds=round(time.perf_counter() - t0, 2),
+                        **forecast,  # MoPPS: its predicted proposal_accuracy
                     )
                     if held is not None and cfg.eval_every and step % cfg.eval_every == 0:
                         record["test_accuracy"] = held_out_accuracy(
@@ -497,17 +501,10 @@ class TRICE:
                     ):
                         checkpoint()
                 bar.finish(step)
-            test_accuracy = None
-            if held is not None:
-                test_accuracy = held_out_accuracy(
-                    model,
-                    tokenizer,
-                    task,
-                    held,
-                    eval_max=None,
-                    max_new_tokens=cfg.max_new_tokens,
-                    procs=procs,
-                )
+            test_accuracy = final_accuracy(
+                model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
+            )
+            if test_accuracy is not None:
                 final = {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
                 pending.append(final)
             if writer is not None:
@@ -515,12 +512,7 @@ class TRICE:
         finally:
             if writer is not None:
                 writer.close()
-        if files.root is not None:
-            checkpoint()
-            if procs.main:
-                files.save_model(model, tokenizer)
-            procs.wait()
-        model.eval()
+        save_final(files, procs, model, tokenizer, checkpoint)
         return TRICEResult(
             model=model,
             memory=memory,
