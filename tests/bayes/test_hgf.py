@@ -84,7 +84,8 @@ def test_binary_layout_native_matches_eager_in_float32() -> None:
 def test_blocked_kernel_matches_eager_on_full_and_partial_blocks(
     dtype: torch.dtype, n_steps: int
 ) -> None:
-    # 70 series: full blocks of 64 (float) or 32 (double) lanes and a partial one; 40 steps
+    # 70 series: full blocks (of 32 or 64 float, 16 or 32 double lanes: native.width) and a
+    # partial one; 40 steps
     # end on a half chunk (transposed in 8 x 8 or 4 x 4 tiles), 45 on a ragged one
     hgf = HGF(n_levels=2, tonic_volatility={"1": -3.0, "2": -4.0})
     u = torch.tensor(_walk(n_steps, 7, batch=70), dtype=dtype)
@@ -374,6 +375,30 @@ def test_eager_backend_is_used_without_a_compiler(monkeypatch: pytest.MonkeyPatc
 
 
 @needs_native
+def test_structure_caches_its_hash_but_pickles_without_it() -> None:
+    import pickle
+
+    s = HGF(n_levels=3).structure()
+    h, nodes = hash(s), s.state_nodes
+    assert hash(s) == h and s.__dict__["_hash"] == h
+    t = pickle.loads(pickle.dumps(s))
+    assert "_hash" not in t.__dict__ and "state_nodes" not in t.__dict__
+    assert t == s and hash(t) == h and t.state_nodes == nodes
+
+
+def test_chains_per_block_follow_the_cpu_and_the_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LATENTINFER_HGF_CHAINS", raising=False)
+    assert native._chains() == (4 if " avx512f" in native._cpu_id() else 8)
+    monkeypatch.setenv("LATENTINFER_HGF_CHAINS", "6")
+    assert native._chains() == 6
+    for bad in ("0", "17", "four"):
+        monkeypatch.setenv("LATENTINFER_HGF_CHAINS", bad)
+        with pytest.raises(ConfigError, match="LATENTINFER_HGF_CHAINS must be an integer"):
+            native._chains()
+
+
 def test_kernels_are_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LATENTINFER_CACHE", str(tmp_path))
     native.compile_kernel.cache_clear()

@@ -187,20 +187,44 @@ class ParamRows(Mapping[ParamKey, torch.Tensor]):
         return len(self._index)
 
 
+class _FinalBeliefs(Mapping[int, tuple[torch.Tensor, torch.Tensor]]):
+    """State node → its ``(mean, precision)`` after the last step, each ``(batch,)``, read
+    on access from the kernel's ``(2 × state nodes, batch)`` means and variances."""
+
+    __slots__ = ("_rows", "_state")
+
+    def __init__(self, nodes: Sequence[int], state: torch.Tensor) -> None:
+        self._rows = {i: j for j, i in enumerate(nodes)}
+        self._state = state
+
+    def __getitem__(self, node: int) -> tuple[torch.Tensor, torch.Tensor]:
+        j = self._rows[node]
+        return self._state[2 * j], self._state[2 * j + 1].reciprocal()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 def param_tensors(
     values: Mapping[ParamKey, Any], batch: int, dtype: torch.dtype, device: torch.device
 ) -> ParamRows:
     """Every parameter as a ``(batch,)`` row of one contiguous ``(n_params, batch)`` matrix."""
     keys = list(values)
-    given = [values[k] for k in keys]
-    tensors = [j for j, v in enumerate(given) if isinstance(v, torch.Tensor)]
-    column = torch.tensor(
-        [0.0 if isinstance(v, torch.Tensor) else float(v) for v in given], dtype=dtype
-    )
+    column, tensors = [], []
+    for j, v in enumerate(values.values()):
+        if isinstance(v, torch.Tensor):
+            column.append(0.0)
+            tensors.append((j, v))
+        else:
+            column.append(float(v))
     # scalars broadcast along the batch (expand + contiguous copies faster than repeat)
-    matrix = column.to(device)[:, None].expand(len(keys), batch).contiguous()
-    for j in tensors:
-        matrix[j] = given[j].to(dtype=dtype, device=device)
+    matrix = torch.tensor(column, dtype=dtype, device=device)[:, None]
+    matrix = matrix.expand(len(keys), batch).contiguous()
+    for j, v in tensors:
+        matrix[j] = v  # copy_ converts dtype and device
     return ParamRows(keys, matrix)
 
 
@@ -244,8 +268,9 @@ def run_filter(
         out = run_eager(structure, params, xb, db, store=beliefs, surprise=kinds, observed=mb)
         raw = (out.totals, out.per_step, out.trajectories, out.final_state)
     totals, per_step, traj, final = raw
-    finite = torch.ones(batch, dtype=torch.bool, device=x.device)
-    for v in totals.values():
+    first, *others = totals.values()
+    finite = torch.isfinite(first)
+    for v in others:
         finite &= torch.isfinite(v)
     first_bad = torch.full((batch,), -1, dtype=torch.int64, device=x.device)
     if not bool(finite.all()):
@@ -332,16 +357,14 @@ def _native(
     if mask is not None:
         m = (mask[:1] if spec.shared_inputs else mask).contiguous()
     out = native.run_native(spec, p, xin, d, None, observed=m, threads=threads)
-    totals = {k: out.totals[j].to(x.dtype) for j, k in enumerate(kinds)}
+    totals = dict(zip(kinds, out.totals.to(x.dtype)))
     per_step: dict[str, torch.Tensor] = {}
     traj: dict[tuple[int, str], torch.Tensor] = {}
     if store:
         per_step = dict(zip(kinds, out.per_step))
         names = [(i, q) for i in structure.state_nodes for q in TRAJECTORY]
         traj = dict(zip(names, out.trajectories))
-    fs = out.final_state  # (2 × state nodes, B): each node's mean, then its variance
-    precisions = fs[1::2].reciprocal()
-    final = {i: (fs[2 * j], precisions[j]) for j, i in enumerate(structure.state_nodes)}
+    final = _FinalBeliefs(structure.state_nodes, out.final_state)
     return totals, per_step, traj, final
 
 

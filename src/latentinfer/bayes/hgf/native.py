@@ -33,15 +33,31 @@ import torch
 
 from latentinfer.bayes.hgf.buffers import POOL
 from latentinfer.bayes.hgf.codegen import KernelSpec, source
-from latentinfer.core.errors import LatentInferError
+from latentinfer.core.errors import ConfigError, LatentInferError
 
 __all__ = ["NativeOutput", "PreparedCall", "available", "compile_kernel", "run_native"]
 
 logger = logging.getLogger("latentinfer")
 
-#: Vectors (of 32 bytes) per block of the vector kernel: 8 independent dependency chains
-#: keep the out-of-order core busy (64 float lanes, 32 double lanes).
-VECTORS = 8
+
+def _chains() -> int:
+    """Vectors (of 32 bytes) per block of the vector kernel: independent dependency chains.
+
+    Enough chains keep the out-of-order core busy; too many spill registers. Measured on
+    the benchmark machines (1,000 × 1,000 steps, workloads b, c and e of
+    ``benchmarks/bayes/hgf_speed.py``): on an AVX2 AMD EPYC 8 chains were best; on an
+    AVX-512 Intel Xeon 8 chains spilled a third of the loop's instructions to memory and 4
+    were 7-15% faster. So 4 where the CPU has AVX-512 (its EVEX encodings, 32 registers),
+    else 8; ``$LATENTINFER_HGF_CHAINS`` overrides it (1-16).
+    """
+    env = os.environ.get("LATENTINFER_HGF_CHAINS")
+    if env:
+        if not env.isdigit() or not 1 <= int(env) <= 16:
+            raise ConfigError(
+                f"LATENTINFER_HGF_CHAINS must be an integer from 1 to 16; got {env!r}."
+            )
+        return int(env)
+    return 4 if " avx512f" in _cpu_id() else 8
 
 
 def width(dtype: str) -> int:
@@ -99,6 +115,11 @@ def _cpu_id() -> str:
     except OSError:
         pass
     return "\n".join(ident)
+
+
+#: Vectors per block of the vector kernel (:func:`_chains`): 32 or 64 float lanes, 16 or 32
+#: double lanes.
+VECTORS = _chains()
 
 
 def cache_dir() -> Path:

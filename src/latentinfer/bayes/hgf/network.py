@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -126,7 +127,18 @@ class Structure:
     update_sequence: tuple[tuple[str, int], ...]
     inputs: tuple[int, ...]
 
-    @property
+    def __hash__(self) -> int:  # computed once: a filter call hashes it to find its kernel
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            self.__dict__["_hash"] = h
+        return h
+
+    def __getstate__(self) -> dict[str, Any]:  # pickles without the caches (hashes of
+        # strings differ between processes)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_hash", "state_nodes")}
+
+    @functools.cached_property
     def state_nodes(self) -> tuple[int, ...]:
         return tuple(n.index for n in self.nodes if n.has_state)
 
