@@ -31,8 +31,14 @@ about 1e-6). In pilots on seeds 100-101 (not reported) a larger batch
 alone (32 or 64 per step at 1e-4) did not change the picture and 3e-5 did; the sweep
 reports all three rates on seeds 0-9, fixed before it ran.
 
-    python benchmarks/reasoning/mopps_grpo.py     # 3 rates × 10 seeds, ~40 min, 2 processes
+    python benchmarks/reasoning/mopps_grpo.py     # 3 rates × 10 seeds, ~30 min, 2 processes
     python benchmarks/reasoning/mopps_grpo.py --quick
+
+The 3e-5 difference came out at 1.9 standard errors; a follow-up with 10 more seeds at that
+rate, decided after seeing it (reported as such, beside the run):
+
+    python benchmarks/reasoning/mopps_grpo.py --lrs 3e-5 --seeds 10 --seed-offset 10 \
+        --out benchmarks/results/mopps_grpo_followup.json
 """
 
 from __future__ import annotations
