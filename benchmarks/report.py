@@ -1151,7 +1151,17 @@ def mopps_grpo(d: dict[str, Any]) -> str:
             + (" — **fewer beyond two standard errors**" if beyond else "")
         )
     hits = sum("beyond" in v for v in verdicts)
-    verdict = f"reproduced at {hits} of" if hits else "not reproduced at any of"
+    verdict = (
+        f"with the {st['seeds']} seeds fixed in advance, "
+        + (f"reproduced at {hits} of" if hits else "not reproduced at any of")
+        + f" {len(verdicts)} learning rates"
+    )
+    followup = _mopps_followup(d)
+    if followup and "(beyond two" in followup[0]:
+        more = _load("mopps_grpo_followup")
+        assert more is not None  # the follow-up paragraph came from it
+        lr_more = f"{float(next(iter(more['by_lr']))):.0e}".replace("e-0", "e-")
+        verdict += f"; with the follow-up's added seeds, fewer rollouts at lr {lr_more}"
     return "\n\n".join(
         [
             "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: a "
@@ -1159,10 +1169,11 @@ def mopps_grpo(d: dict[str, Any]) -> str:
             "selecting prompts whose predicted success rate is nearest 0.5 avoids groups whose "
             "rollouts all agree (no gradient) and reaches the same accuracy with fewer "
             "rollouts than uniform selection.",
-            f"**Result** ({verdict} {len(verdicts)} learning rates): paired by seed, "
+            f"**Result** ({verdict}): paired by seed, "
             + "; ".join(verdicts)
             + ". "
             + _forecast_reading(d),
+            *followup,
             f"The base model of the TRICE benchmark (held-out accuracy "
             f"{st['base_accuracy']:.3f}; target {st['target']:.3f} = base + {st['gain']:g}); "
             f"on-policy GRPO (group mean and sd as the baseline) on {st['n_train']:,} "
@@ -1172,7 +1183,6 @@ def mopps_grpo(d: dict[str, Any]) -> str:
             "λ = 0.5, pool 8× the batch, target 0.5; held-out greedy accuracy on the 300 test "
             f"questions every 10 steps; {st['seeds']} seeds per rate; rollouts to the target "
             "censored at the budget:",
-            *_mopps_followup(d),
             _table(
                 [
                     "lr",
