@@ -12,14 +12,8 @@ from latentinfer.core.metrics import read_metrics
 from latentinfer.reasoning.grpo import GRPO, GRPOConfig, group_advantages
 from latentinfer.reasoning.lm import tiny_lm
 from latentinfer.reasoning.tasks.arithmetic import ArithmeticTask
-from latentinfer.reasoning.tokenizer import char_tokenizer
 
-TASK = ArithmeticTask(n_ops=2)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return char_tokenizer()
+TASK = ArithmeticTask(n_ops=2)  # ``tok``: the session fixture of conftest.py
 
 
 def _lm(tok, seed=0):

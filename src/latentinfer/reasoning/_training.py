@@ -376,6 +376,32 @@ def held_out_accuracy(
     return value
 
 
+def periodic_accuracy(
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    held: list[Any] | None,
+    cfg: Any,
+    step: int,
+    procs: Processes,
+) -> dict[str, float]:
+    """``{"test_accuracy": ...}`` on the first ``cfg.eval_max`` held-out examples when
+    ``step`` is a multiple of ``cfg.eval_every`` (0: never) and there are any, else ``{}``;
+    for a trainer's metrics record (a collective, as :func:`held_out_accuracy`)."""
+    if held is None or not cfg.eval_every or step % cfg.eval_every:
+        return {}
+    acc = held_out_accuracy(
+        model,
+        tokenizer,
+        task,
+        held,
+        eval_max=cfg.eval_max,
+        max_new_tokens=cfg.max_new_tokens,
+        procs=procs,
+    )
+    return {"test_accuracy": acc}
+
+
 def final_accuracy(
     model: Any,
     tokenizer: Any,

@@ -56,9 +56,9 @@ from latentinfer.reasoning._training import (
     check_trainer_options,
     config_dict,
     final_accuracy,
-    held_out_accuracy,
     make_optimizer,
     optimizer_step,
+    periodic_accuracy,
     restore_training_state,
     save_final,
     weighted_nll,
@@ -398,16 +398,7 @@ class STaR:
                         "seconds": round(time.perf_counter() - t0, 2),
                         **forecast,  # MoPPS: its predicted train_accuracy
                     }
-                    if held is not None and cfg.eval_every and r % cfg.eval_every == 0:
-                        record["test_accuracy"] = held_out_accuracy(
-                            model,
-                            tokenizer,
-                            task,
-                            held,
-                            eval_max=cfg.eval_max,
-                            max_new_tokens=cfg.max_new_tokens,
-                            procs=procs,
-                        )
+                    record.update(periodic_accuracy(model, tokenizer, task, held, cfg, r, procs))
                     metrics.append(record)
                     if writer is not None:
                         writer.write([record])

@@ -66,9 +66,9 @@ from latentinfer.reasoning._training import (
     check_trainer_options,
     config_dict,
     final_accuracy,
-    held_out_accuracy,
     make_optimizer,
     optimizer_step,
+    periodic_accuracy,
     restore_training_state,
     save_final,
     save_trainer_state,
@@ -470,16 +470,7 @@ class TRICE:
                         seconds=round(time.perf_counter() - t0, 2),
                         **forecast,  # MoPPS: its predicted proposal_accuracy
                     )
-                    if held is not None and cfg.eval_every and step % cfg.eval_every == 0:
-                        record["test_accuracy"] = held_out_accuracy(
-                            model,
-                            tokenizer,
-                            task,
-                            held,
-                            eval_max=cfg.eval_max,
-                            max_new_tokens=cfg.max_new_tokens,
-                            procs=procs,
-                        )
+                    record.update(periodic_accuracy(model, tokenizer, task, held, cfg, step, procs))
                     metrics.append(record)
                     pending.append(record)
                     if step % cfg.log_every == 0 or step == cfg.steps:
