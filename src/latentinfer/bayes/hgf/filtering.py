@@ -325,7 +325,7 @@ def _use_native(backend: str, x: torch.Tensor) -> bool:
 
 def _native(
     structure: Structure,
-    params: Mapping[ParamKey, torch.Tensor],
+    params: ParamRows,
     x: torch.Tensor,
     dts: torch.Tensor | None,
     mask: torch.Tensor | None,
@@ -346,11 +346,7 @@ def _native(
         shared_dt=dts is not None and dts.shape[0] == 1 and batch > 1,
         missing=mask is not None,
     )
-    if isinstance(params, ParamRows) and tuple(params) == keys:
-        p = params.matrix
-    else:
-        p = torch.stack([params[k] for k in keys]) if keys else torch.empty(0, batch)
-    p = p.contiguous()
+    p = params.matrix  # (n_params, batch), contiguous, rows in ``keys`` order
     xin = x.contiguous()  # (batch or 1, time, n_inputs)
     d = None if dts is None else dts.contiguous()
     m = None

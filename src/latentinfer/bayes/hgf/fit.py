@@ -162,7 +162,8 @@ class _Problem:
                 response_node=response.node if response is not None else -1,
                 response_quantity=response.quantity if response is not None else "expected_mean",
             )
-            self.p = torch.stack([self.params[k] for k in self.keys]).contiguous()
+            # a copy: the fit writes trial values into it in place (rows in ``self.keys`` order)
+            self.p = self.params.matrix.clone()
             self.xin = x.contiguous()
             self.din = None if dts is None else dts.contiguous()
             self.yin = None if y is None else y.contiguous()
