@@ -511,9 +511,6 @@ def _hgf_needs(physics: dict[str, float]) -> str:
     )
 
 
-_HGF_THRESHOLDS = {"≥ 2× faster": 2.0, "≤ 1.5× slower": 1 / 1.5}
-
-
 def hgf_speed(d: dict[str, Any]) -> str:
     rows = [
         [
@@ -540,7 +537,7 @@ def hgf_speed(d: dict[str, Any]) -> str:
         f"{r['workload']} {r['dtype']} ({r['speedup']:.2f}× fastest, "
         f"{r['speedup_of_medians']:.2f}× medians)"
         for r in d["results"]
-        if r["met"] and r["speedup_of_medians"] < _HGF_THRESHOLDS[r["target"]]
+        if r["met"] and r["speedup_of_medians"] < r["target_speedup"]
     )
     phys = [[k, v] for k, v in d["physics"].items()]
     return "\n\n".join(
@@ -1060,6 +1057,11 @@ def mopps_rollouts(d: dict[str, Any]) -> str:
     )
 
 
+def _lr_text(key: str) -> str:
+    """A learning rate as the sweep names it: ``"0.0003"`` → ``"3e-4"``."""
+    return f"{float(key):.0e}".replace("e-0", "e-")
+
+
 def _forecast_reading(d: dict[str, Any]) -> str:
     """What the forecast and all-agree columns of the GRPO sweep say, from the numbers."""
     lrs = sorted(d["by_lr"], key=float, reverse=True)  # fast to slow policy change
@@ -1067,7 +1069,7 @@ def _forecast_reading(d: dict[str, Any]) -> str:
     for key in lrs:
         b = d["by_lr"][key]
         mop, uni = b["summary"]["MoPPS λ=0.5"], b["summary"]["uniform"]
-        lr = f"{float(key):.0e}".replace("e-0", "e-")
+        lr = _lr_text(key)
         parts.append(
             f"{b['forecast']['predicted']:.2f} forecast vs {b['forecast']['observed']:.2f} "
             f"observed at {lr}"
@@ -1093,14 +1095,18 @@ def _forecast_reading(d: dict[str, Any]) -> str:
     return text
 
 
-def _mopps_followup(d: dict[str, Any]) -> list[str]:
-    """More seeds at one rate, added after the main GRPO run (when that file exists)."""
+def _mopps_followup(d: dict[str, Any]) -> tuple[list[str], str | None]:
+    """More seeds at one rate, added after the main GRPO run (when that file exists).
+
+    Returns the paragraph (or none) and the rate, when all its seeds together give fewer
+    rollouts beyond two standard errors (else ``None``).
+    """
     more = _load("mopps_grpo_followup")
     if more is None:
-        return []
+        return [], None
     budget = d["setting"]["budget_rollouts"]
     ((key, block),) = more["by_lr"].items()
-    lr = f"{float(key):.0e}".replace("e-0", "e-")
+    lr = _lr_text(key)
     first = more["setting"]["first_seed"]
     seeds = more["setting"]["seeds"]
     mean, se, fewer, n = _paired_diffs(block["runs"], budget)
@@ -1108,7 +1114,7 @@ def _mopps_followup(d: dict[str, Any]) -> list[str]:
     m2, se2, fewer2, n2 = _paired_diffs(both, budget)
     z = -m2 / se2
     word = "beyond" if z > 2 else "within"
-    return [
+    paragraph = (
         f"**Follow-up** (decided after the run above, whose lr {lr} difference came out "
         f"just inside two standard errors; so it is an added look, not a fresh test): "
         f"{seeds} more seeds ({first}-{first + seeds - 1}) at lr {lr}: MoPPS minus uniform "
@@ -1119,7 +1125,8 @@ def _mopps_followup(d: dict[str, Any]) -> list[str]:
         f"{m2:+,.0f} ± {se2:,.0f} rollouts, fewer in {fewer2} of {n2} ({word} two standard "
         f"errors: {z:.2f}; Pocock's boundary for a test with two equal looks at the 5% level "
         f"is 2.18). Command: `{more['command']}`."
-    ]
+    )
+    return [paragraph], lr if z > 2 else None
 
 
 def mopps_grpo(d: dict[str, Any]) -> str:
@@ -1127,7 +1134,7 @@ def mopps_grpo(d: dict[str, Any]) -> str:
     budget = st["budget_rollouts"]
     rows, verdicts = [], []
     for key, block in d["by_lr"].items():
-        lr = f"{float(key):.0e}".replace("e-0", "e-")  # 3e-4
+        lr = _lr_text(key)
         s, fc = block["summary"], block["forecast"]
         for name, v in s.items():
             rows.append(
@@ -1156,12 +1163,9 @@ def mopps_grpo(d: dict[str, Any]) -> str:
         + (f"reproduced at {hits} of" if hits else "not reproduced at any of")
         + f" {len(verdicts)} learning rates"
     )
-    followup = _mopps_followup(d)
-    if followup and "(beyond two" in followup[0]:
-        more = _load("mopps_grpo_followup")
-        assert more is not None  # the follow-up paragraph came from it
-        lr_more = f"{float(next(iter(more['by_lr']))):.0e}".replace("e-0", "e-")
-        verdict += f"; with the follow-up's added seeds, fewer rollouts at lr {lr_more}"
+    followup, fewer_at = _mopps_followup(d)
+    if fewer_at is not None:
+        verdict += f"; with the follow-up's added seeds, fewer rollouts at lr {fewer_at}"
     return "\n\n".join(
         [
             "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: a "

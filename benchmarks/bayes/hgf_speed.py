@@ -200,6 +200,7 @@ def main() -> None:
                 "pyhgf_median_seconds": med_theirs,
                 "speedup_of_medians": med_theirs / med_ours,
                 "target": target_text,
+                "target_speedup": target,
                 "met": bool(ratio >= target),
                 "ours_steps_per_second": steps[name] / best_ours,
                 "pyhgf_steps_per_second": steps[name] / best_theirs,
