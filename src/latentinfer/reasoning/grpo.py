@@ -40,28 +40,21 @@ import torch
 
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.progress import TrainProgress
-from latentinfer.core.seeding import derive_seed
 from latentinfer.core.validation import check_choice, check_finite, check_number
+from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
-    RunFiles,
     check_examples,
     check_minibatch,
-    check_resume_config,
     check_trainer_options,
-    config_dict,
     final_accuracy,
-    make_optimizer,
     optimizer_step,
     periodic_accuracy,
-    restore_training_state,
     save_final,
-    save_trainer_state,
     weighted_nll,
     zero_loss,
 )
 from latentinfer.reasoning.generation import sample
-from latentinfer.reasoning.prompt_selection import PromptSelector, make_selector
 
 __all__ = ["GRPO", "GRPOConfig", "GRPOResult", "group_advantages"]
 
@@ -237,44 +230,22 @@ class GRPO:
         )
         procs = Processes(cfg.device)
         check_minibatch(cfg.batch_size, len(train), procs.world, each="samples at least one group")
-        files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
-        prompts = [task.prompt(ex.question) for ex in train]
-        g = procs.generator(cfg.seed)
-        selector: PromptSelector = make_selector(
-            cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
+        run = TrainerSession.open(
+            cfg, model, len(train), procs, run_dir=run_dir, resume=resume, trajectory=_TRAJECTORY
         )
-        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        net, optimizer = procs.prepare(model, optimizer)
-        model = procs.unwrap(net)
-        cdict = config_dict(cfg)
-        saved = files.latest() if resume else None
-        step = 0
-        if saved is not None:
-            state, meta = saved
-            check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
-            restore_training_state(model, optimizer, state, where=str(files.root))
-            procs.restore_generator(g, state, int(meta.get("processes", 1)))
-            selector.load_state_dict(state["selector"])
-            step = int(meta["step"])
-        files.write_options("grpo", cdict, task, main=procs.main)
-        writer = files.metrics_writer(step if saved is not None else None, main=procs.main)
-        metrics: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
+        net, model, selector, g = run.net, run.model, run.selector, run.generator
+        prompts = [task.prompt(ex.question) for ex in train]
+        step = 0 if run.meta is None else int(run.meta["step"])
+        run.files.write_options("grpo", run.config, task, main=procs.main)
         b, k = cfg.batch_size, cfg.group_size
         net.train()
         t0 = time.perf_counter()
         lo, hi = procs.shard(b)
 
         def checkpoint() -> None:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "selector": selector.state_dict(),
-            }
-            meta = {"config": cdict, "step": step, "processes": procs.world}
-            save_trainer_state(files, procs, g, step, state, meta)
+            run.save(step, {"step": step})
 
-        try:
+        with run.step_log(step) as log:
             with TrainProgress(
                 cfg.steps,
                 enabled=cfg.progress if procs.main else False,
@@ -317,7 +288,7 @@ class GRPO:
                         )
                     norm, loss_value = optimizer_step(
                         net,
-                        optimizer,
+                        run.optimizer,
                         loss,
                         max_grad_norm=cfg.max_grad_norm,
                         step=step,
@@ -337,38 +308,32 @@ class GRPO:
                         **forecast,  # MoPPS: its predicted "reward"
                     }
                     record.update(periodic_accuracy(model, tokenizer, task, held, cfg, step, procs))
-                    metrics.append(record)
-                    pending.append(record)
-                    if step % cfg.log_every == 0 or step == cfg.steps:
-                        if writer is not None:
-                            writer.write(pending)
-                        pending = []
+                    flush = step % cfg.log_every == 0 or step == cfg.steps
+                    log.add(record, flush=flush)
+                    if flush:
                         note = f"reward {record['reward']:.2f} agree {record['all_agree']:.2f}"
                         bar.update(step, loss=record["loss"], note=note)
-                    if (
-                        files.root is not None
-                        and cfg.checkpoint_every
-                        and step % cfg.checkpoint_every == 0
-                    ):
+                    if run.checkpoint_due(step, cfg.checkpoint_every):
                         checkpoint()
                 bar.finish(step)
             test_accuracy = final_accuracy(
                 model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
             )
-            if test_accuracy is not None:
-                final = {"rollouts": selector.rollouts_, "final_test_accuracy": test_accuracy}
-                pending.append({"step": step, **final})
-            if writer is not None:
-                writer.write(pending)
-        finally:
-            if writer is not None:
-                writer.close()
-        save_final(files, procs, model, tokenizer, checkpoint)
+            log.finish(
+                None
+                if test_accuracy is None
+                else {
+                    "step": step,
+                    "rollouts": selector.rollouts_,
+                    "final_test_accuracy": test_accuracy,
+                }
+            )
+        save_final(run.files, procs, model, tokenizer, checkpoint)
         return GRPOResult(
             model=model,
             steps=step,
             rollouts=selector.rollouts_,
-            metrics=metrics,
+            metrics=log.records,
             test_accuracy=test_accuracy,
-            run_dir=files.root,
+            run_dir=run.files.root,
         )

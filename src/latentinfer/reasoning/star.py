@@ -34,7 +34,6 @@ References:
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Sequence
@@ -48,24 +47,19 @@ from latentinfer.core.errors import ConfigError
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed, make_generator
 from latentinfer.core.validation import check_number
+from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
-    RunFiles,
     check_examples,
-    check_resume_config,
     check_trainer_options,
-    config_dict,
     final_accuracy,
-    make_optimizer,
     optimizer_step,
     periodic_accuracy,
-    restore_training_state,
     save_final,
     weighted_nll,
     zero_loss,
 )
 from latentinfer.reasoning.generation import sample
-from latentinfer.reasoning.prompt_selection import PromptSelector, make_selector
 
 __all__ = ["STaR", "STaRConfig", "STaRResult"]
 
@@ -311,37 +305,30 @@ class STaR:
                 f"got {cfg.questions_per_round}."
             )
         procs = Processes(cfg.device)
-        files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
-        g = procs.generator(cfg.seed)
-        batches = make_generator(derive_seed(cfg.seed, 3))  # the same on every process
-        selector: PromptSelector = make_selector(
-            cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
+        run = TrainerSession.open(
+            cfg,
+            model,
+            len(train),
+            procs,
+            run_dir=run_dir,
+            resume=resume,
+            trajectory=_TRAJECTORY,
+            restore_optimizer=not cfg.restart,
+            keep_initial=cfg.restart,
         )
-        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        # net: what the loss goes through (DDP with several processes); model: what samples
-        net, optimizer = procs.prepare(model, optimizer)
-        model = procs.unwrap(net)
-        base = copy.deepcopy(model.state_dict()) if cfg.restart else None
-        cdict = config_dict(cfg)
+        net, model, selector, g = run.net, run.model, run.selector, run.generator
+        batches = make_generator(derive_seed(cfg.seed, 3))  # the same on every process
         start, samples, steps = 0, 0, 0
-        saved = files.latest() if resume else None
-        if saved is not None:
-            state, meta = saved
-            check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
-            restore_training_state(
-                model, None if cfg.restart else optimizer, state, where=str(files.root)
-            )
-            procs.restore_generator(g, state, int(meta.get("processes", 1)))
-            batches.set_state(state["batches"])
-            selector.load_state_dict(state["selector"])
-            start, samples, steps = int(meta["round"]), int(meta["samples"]), int(meta["steps"])
-        files.write_options("star", cdict, task, main=procs.main)
-        writer = files.metrics_writer(start if saved is not None else None, main=procs.main)
-        metrics: list[dict[str, Any]] = []
+        if run.meta is not None:
+            assert run.state is not None
+            batches.set_state(run.state["batches"])
+            start = int(run.meta["round"])
+            samples, steps = int(run.meta["samples"]), int(run.meta["steps"])
+        run.files.write_options("star", run.config, task, main=procs.main)
         kept: list[tuple[int, str, bool]] = []
         r = start
         t0 = time.perf_counter()
-        try:
+        with run.step_log(start) as log:
             with TrainProgress(
                 cfg.rounds,
                 enabled=cfg.progress if procs.main else False,
@@ -366,18 +353,18 @@ class STaR:
                     selector.update(idx, torch.tensor(correct, dtype=torch.float64), 1)
                     n_steps = cfg.steps_in_round(r)
                     if cfg.restart:
-                        assert base is not None
-                        model.load_state_dict(base)
+                        assert run.initial is not None
+                        model.load_state_dict(run.initial)
                         # a fresh AdamW state, what a new optimizer would start from (Accelerate
                         # keeps every optimizer it prepared, so the prepared one is reused)
-                        optimizer.state.clear()
+                        run.optimizer.state.clear()
                     loss = self._finetune(
                         net,
                         tokenizer,
                         task,
                         train,
                         kept,
-                        optimizer,
+                        run.optimizer,
                         n_steps,
                         batches,
                         steps,
@@ -399,30 +386,12 @@ class STaR:
                         **forecast,  # MoPPS: its predicted train_accuracy
                     }
                     record.update(periodic_accuracy(model, tokenizer, task, held, cfg, r, procs))
-                    metrics.append(record)
-                    if writer is not None:
-                        writer.write([record])
-                    streams = procs.stream_state(g)  # every process takes part
-                    if procs.main:
-                        state = {
-                            "model": model.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "batches": batches.get_state(),
-                            "selector": selector.state_dict(),
-                            **streams,
-                        }
-                        files.save(
-                            r,
-                            state,
-                            {
-                                "config": cdict,
-                                "round": r,
-                                "samples": samples,
-                                "steps": steps,
-                                "processes": procs.world,
-                            },
-                        )
-                    procs.wait()
+                    log.add(record, flush=True)
+                    run.save(
+                        r,
+                        {"round": r, "samples": samples, "steps": steps},
+                        batches=batches.get_state(),
+                    )
                     bar.update(
                         r, loss=loss, note=f"acc {record['train_accuracy']:.2f} kept {len(kept)}"
                     )
@@ -430,13 +399,12 @@ class STaR:
             test_accuracy = final_accuracy(
                 model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
             )
-            if test_accuracy is not None and writer is not None:
-                final = {"step": r, "samples": samples, "final_test_accuracy": test_accuracy}
-                writer.write([final])
-        finally:
-            if writer is not None:
-                writer.close()
-        save_final(files, procs, model, tokenizer)
+            log.finish(
+                None
+                if test_accuracy is None
+                else {"step": r, "samples": samples, "final_test_accuracy": test_accuracy}
+            )
+        save_final(run.files, procs, model, tokenizer)
         return STaRResult(
             model=model,
             rounds=r,
@@ -444,9 +412,9 @@ class STaR:
             samples=samples,
             rollouts=selector.rollouts_,
             kept=kept,
-            metrics=metrics,
+            metrics=log.records,
             test_accuracy=test_accuracy,
-            run_dir=files.root,
+            run_dir=run.files.root,
         )
 
     def _finetune(

@@ -54,30 +54,23 @@ import torch
 
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.progress import TrainProgress
-from latentinfer.core.seeding import derive_seed
 from latentinfer.core.validation import check_choice, check_number
 from latentinfer.inference.mcmc_em import FIRST_VALID, systematic_resample, trice_weights
+from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
-    RunFiles,
     check_examples,
     check_minibatch,
-    check_resume_config,
     check_trainer_options,
-    config_dict,
     final_accuracy,
-    make_optimizer,
     optimizer_step,
     periodic_accuracy,
-    restore_training_state,
     save_final,
-    save_trainer_state,
     weighted_nll,
     zero_loss,
 )
 from latentinfer.reasoning.generation import sample
 from latentinfer.reasoning.gradient_variance import gradient_variance
-from latentinfer.reasoning.prompt_selection import PromptSelector, make_selector
 
 __all__ = ["TRICE", "TRICEConfig", "TRICEResult"]
 
@@ -311,26 +304,14 @@ class TRICE:
         check_minibatch(
             cfg.batch_size, len(train), procs.world, each="proposes for at least one example"
         )
-        files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
-        prompts = [task.prompt(ex.question) for ex in train]
-        g = procs.generator(cfg.seed)
-        selector: PromptSelector = make_selector(
-            cfg.selector, len(train), seed=derive_seed(cfg.seed, 2), **cfg.selector_options
+        run = TrainerSession.open(
+            cfg, model, len(train), procs, run_dir=run_dir, resume=resume, trajectory=_TRAJECTORY
         )
-        optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        # net: what the loss goes through (DDP with several processes); model: what samples
-        net, optimizer = procs.prepare(model, optimizer)
-        model = procs.unwrap(net)
-        cdict = config_dict(cfg)
-        saved = files.latest() if resume else None
-        if saved is not None:
-            state, meta = saved
-            check_resume_config(meta["config"], cdict, fields=_TRAJECTORY)
-            restore_training_state(model, optimizer, state, where=str(files.root))
-            procs.restore_generator(g, state, int(meta.get("processes", 1)))
-            selector.load_state_dict(state["selector"])
-            memory, valid = list(meta["memory"]), [bool(v) for v in meta["valid"]]
-            start, samples = int(meta["step"]), int(meta["samples"])
+        net, model, selector, g = run.net, run.model, run.selector, run.generator
+        prompts = [task.prompt(ex.question) for ex in train]
+        if run.meta is not None:
+            memory, valid = list(run.meta["memory"]), [bool(v) for v in run.meta["valid"]]
+            start, samples = int(run.meta["step"]), int(run.meta["samples"])
             if len(memory) != len(train):
                 raise ConfigError(
                     f"cannot resume: the checkpoint's memory has {len(memory)} examples, "
@@ -339,10 +320,7 @@ class TRICE:
         else:
             memory, valid, samples = self._init_memory(model, tokenizer, task, train, g, procs)
             start = 0
-        files.write_options("trice", cdict, task, main=procs.main)
-        writer = files.metrics_writer(start if saved is not None else None, main=procs.main)
-        metrics: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
+        run.files.write_options("trice", run.config, task, main=procs.main)
         m = cfg.batch_size
         step = start
         net.train()
@@ -351,22 +329,9 @@ class TRICE:
         lo, hi = procs.shard(m)  # this process's examples of each step's minibatch
 
         def checkpoint() -> None:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "selector": selector.state_dict(),
-            }
-            meta = {
-                "config": cdict,
-                "step": step,
-                "samples": samples,
-                "memory": memory,
-                "valid": valid,
-                "processes": procs.world,
-            }
-            save_trainer_state(files, procs, g, step, state, meta)
+            run.save(step, {"step": step, "samples": samples, "memory": memory, "valid": valid})
 
-        try:
+        with run.step_log(start) as log:
             with TrainProgress(
                 cfg.steps,
                 enabled=cfg.progress if procs.main else False,
@@ -448,7 +413,7 @@ class TRICE:
                         )
                     norm, loss_value = optimizer_step(
                         net,
-                        optimizer,
+                        run.optimizer,
                         loss,
                         max_grad_norm=cfg.max_grad_norm,
                         step=step,
@@ -471,12 +436,9 @@ class TRICE:
                         **forecast,  # MoPPS: its predicted proposal_accuracy
                     )
                     record.update(periodic_accuracy(model, tokenizer, task, held, cfg, step, procs))
-                    metrics.append(record)
-                    pending.append(record)
-                    if step % cfg.log_every == 0 or step == cfg.steps:
-                        if writer is not None:
-                            writer.write(pending)
-                        pending = []
+                    flush = step % cfg.log_every == 0 or step == cfg.steps
+                    log.add(record, flush=flush)
+                    if flush:
                         bar.update(
                             step,
                             loss=record["loss"],
@@ -485,25 +447,18 @@ class TRICE:
                                 f"mem {record['memory_valid']:.2f}"
                             ),
                         )
-                    if (
-                        files.root is not None
-                        and cfg.checkpoint_every
-                        and step % cfg.checkpoint_every == 0
-                    ):
+                    if run.checkpoint_due(step, cfg.checkpoint_every):
                         checkpoint()
                 bar.finish(step)
             test_accuracy = final_accuracy(
                 model, tokenizer, task, held, max_new_tokens=cfg.max_new_tokens, procs=procs
             )
-            if test_accuracy is not None:
-                final = {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
-                pending.append(final)
-            if writer is not None:
-                writer.write(pending)
-        finally:
-            if writer is not None:
-                writer.close()
-        save_final(files, procs, model, tokenizer, checkpoint)
+            log.finish(
+                None
+                if test_accuracy is None
+                else {"step": step, "samples": samples, "final_test_accuracy": test_accuracy}
+            )
+        save_final(run.files, procs, model, tokenizer, checkpoint)
         return TRICEResult(
             model=model,
             memory=memory,
@@ -511,7 +466,7 @@ class TRICE:
             steps=step,
             samples=samples,
             rollouts=selector.rollouts_,
-            metrics=metrics,
+            metrics=log.records,
             test_accuracy=test_accuracy,
-            run_dir=files.root,
+            run_dir=run.files.root,
         )
