@@ -260,3 +260,11 @@ def test_bad_inputs_name_the_argument(call, error, name) -> None:
 def test_bad_hyperparameters_name_the_argument(kwargs, error, name) -> None:
     with pytest.raises(error, match=name):
         BetaBernoulliFilter(5, **kwargs)
+
+
+def test_numpy_integers_are_accepted_where_ints_are() -> None:
+    # sizes and counts often come out of NumPy: np.int64 must work as an int does
+    f = BetaBernoulliFilter(np.int64(6), batch_shape=np.int64(2))
+    assert (f.n_arms, f.batch_shape) == (6, (2,))
+    sel = BetaBernoulliFilter(6).select(np.int64(2), generator=torch.Generator().manual_seed(0))
+    assert sel.arms.shape == (2,)

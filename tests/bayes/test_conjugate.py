@@ -155,6 +155,12 @@ def test_dirichlet_matches_counts_scipy_and_forgetting() -> None:
         conc = conc + np.eye(k)[x[:, t]]
         np.testing.assert_allclose(f.belief_.concentration.numpy(), conc, rtol=RTOL)
     np.testing.assert_allclose(f.mean.numpy(), conc / conc.sum(1, keepdims=True), rtol=RTOL)
+    # the posterior variance of each probability: the Dirichlet's marginal Beta variance
+    a0 = conc.sum(1, keepdims=True)
+    var = stats.beta.var(conc, a0 - conc)
+    np.testing.assert_allclose(f.variance.numpy(), var, rtol=RTOL)
+    # NumPy integers are integers (arrays' sizes and indices often are)
+    assert DirichletCategoricalFilter(np.int64(k)).n_categories == k
 
 
 def test_tensor_forgetting_float32_and_the_pure_beta_functions(series) -> None:

@@ -277,6 +277,40 @@ def test_non_finite_inputs_are_found_after_the_filter_without_a_scan(
                         model.filter(x[1], dtype=dtype, backend=backend)
 
 
+@pytest.mark.parametrize("backend", [pytest.param("native", marks=needs_native), "eager"])
+def test_missing_inputs_may_hold_nan_where_the_mask_is_zero(backend: str) -> None:
+    # pyhgf's observed mask: a masked input is skipped, so its value (NaN included) is
+    # ignored; the same series with any finite placeholder there scores the same
+    u = _walk(60, batch=2)
+    observed = np.ones((2, 60))
+    observed[1, 10:20] = 0
+    with_nan = u.copy()
+    with_nan[1, 10:20] = np.nan
+    placeholder = u.copy()
+    placeholder[1, 10:20] = 123.0
+    for model in (HGF(n_levels=2), HGF(n_levels=3, update_type="standard")):
+        a = model.filter(with_nan, observed=observed, backend=backend)
+        b = model.filter(placeholder, observed=observed, backend=backend)
+        np.testing.assert_array_equal(a.log_likelihood, b.log_likelihood)
+        for q in ("mean", "precision"):
+            np.testing.assert_array_equal(a.node_trajectories[1][q], b.node_trajectories[1][q])
+    binary = HGF(n_levels=3, model_type="binary")
+    choices = (u > np.median(u)).astype(float)
+    choices_nan = choices.copy()
+    choices_nan[1, 10:15] = np.nan
+    choices_nan[1, 15:20] = 0.5  # a missing binary input need not be 0 or 1 either
+    np.testing.assert_array_equal(
+        binary.filter(choices_nan, observed=observed, backend=backend).log_likelihood,
+        binary.filter(choices, observed=observed, backend=backend).log_likelihood,
+    )
+    # an observed NaN is still an error, and it says how to mark it missing
+    observed[1, 15] = 1
+    with pytest.raises(ValidationError, match=r"NaN first at \(series, step\) \(1, 15\).*set "):
+        HGF().filter(with_nan, observed=observed, backend=backend)
+    with pytest.raises(ValidationError, match="pass observed= with 0 at the missing inputs"):
+        HGF().filter(with_nan, backend=backend)
+
+
 def test_binary_model_rejects_non_binary_inputs() -> None:
     with pytest.raises(ValidationError, match=r"binary and takes only 0 and 1; got 0.5"):
         HGF(n_levels=3, model_type="binary").filter(np.array([0.0, 1.0, 0.5]))
@@ -289,6 +323,11 @@ def test_other_arguments_are_checked() -> None:
         hgf.filter(u, time_steps=np.r_[np.ones(9), 0.0])
     with pytest.raises(ShapeError, match="time_steps has shape"):
         hgf.filter(u, time_steps=np.ones(3))
+    # one number is one step length for every step
+    np.testing.assert_array_equal(
+        hgf.filter(u, time_steps=2.0).node_trajectories[2]["mean"],
+        hgf.filter(u, time_steps=np.full(10, 2.0)).node_trajectories[2]["mean"],
+    )
     with pytest.raises(ValidationError, match="observed must hold 0"):
         hgf.filter(u, observed=np.full(10, 0.5))
     with pytest.raises(ShapeError, match="observed has shape"):
@@ -326,6 +365,11 @@ def test_unknown_names_and_out_of_domain_parameters_get_clear_errors() -> None:
         Network("unbounded")
     with pytest.raises(ConfigError, match="unknown HGF layout"):
         HGF.from_name("gaussian3")
+    assert HGF.from_name("continuous12").n_levels == 12  # any depth, two digits too
+    with pytest.raises(ConfigError, match="eta0, eta1: only pyhgf's defaults"):
+        HGF(model_type="binary", eta1=2.0)
+    with pytest.raises(NonFiniteError, match="simulation diverged: series 0 .* at step"):
+        HGF(n_levels=3, tonic_volatility={"2": 2.0}).simulate(300, seed=0)
 
 
 def test_parameter_names_follow_pyhgf() -> None:
@@ -338,6 +382,12 @@ def test_parameter_names_follow_pyhgf() -> None:
     assert names["tonic_volatility_2"] == ("tonic_volatility", 1)  # level 2 is node 1
     assert names["volatility_coupling_2"] == ("volatility_coupling", 1, 2)
     assert "input_precision" not in names
+    # pyhgf's positional order, eta0/eta1 and verbose included
+    assert HGF(3, "binary", "standard", None, None, 1e4, None, None, 0.0, 1.0).n_levels == 3
+    assert HGF(verbose=False).node_labels() == {0: "u", 1: "x1", 2: "x2"}
+    assert binary.node_labels() == {0: "x1", 1: "x2", 2: "x3"}
+    assert binary.filter(_binary()).label(1) == "x2"
+    assert Network().add_nodes().filter(_walk(5)).label(0) == "node 0"
 
 
 # -------------------------------------------------------------- sampling, plots, fallback
@@ -355,6 +405,10 @@ def test_posterior_predictive_samples_have_the_predictive_mean() -> None:
     binary = HGF(n_levels=3, model_type="binary").filter(_binary())
     coins = binary.sample_predictive(5, n_samples=10, seed=1).inputs
     assert set(np.unique(coins)) <= {0.0, 1.0}
+    with pytest.raises(ShapeError, match="time_steps has 2 entries for 3 steps"):
+        res.sample_predictive(3, time_steps=[1.0, 2.0])
+    with pytest.raises(ValidationError, match="time_steps must be positive"):
+        res.sample_predictive(3, time_steps=0.0)
 
 
 def test_figures_are_written(tmp_path: Path) -> None:
@@ -364,6 +418,16 @@ def test_figures_are_written(tmp_path: Path) -> None:
     assert res.plot_trajectories(tmp_path / "beliefs.png").stat().st_size > 10_000
     many = HGF().filter(_walk(50, batch=8))
     assert plot_surprise(many, tmp_path / "surprise.png").is_file()
+    # masked inputs are not drawn as data; bad arguments are named
+    u = _walk(50)
+    seen = np.ones(50)
+    seen[10:20] = 0
+    u[10:20] = np.nan
+    assert HGF().filter(u, observed=seen).plot_trajectories(tmp_path / "gap.png").is_file()
+    with pytest.raises(ConfigError, match=r"series=8 is out of range: the result holds 8"):
+        many.plot_trajectories(tmp_path / "x.png", series=8)
+    with pytest.raises(ConfigError, match=r"surprise=\('nlpd', 'pyhgf'\)"):
+        many.surprise_per_step("pyhgf")
 
 
 def test_eager_backend_is_used_without_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:

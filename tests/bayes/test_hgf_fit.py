@@ -137,6 +137,23 @@ def test_a_starting_point_that_breaks_the_filter_is_reported() -> None:
         HGF(n_levels=3).fit(u, max_steps=5)
 
 
+def test_a_fit_keeps_each_subjects_best_point_and_flags_a_flat_hessian() -> None:
+    # default 3-level parameters simulate one series whose volatility explodes (it jumps
+    # to ~8e5): Adam's iterates there are finite but worse, and its Hessian is not
+    # finite; the fit must return each subject's lowest objective, never above the
+    # start, and report that subject's standard errors as inf with a warning
+    u = HGF(n_levels=3).simulate(300, batch=3, seed=0)
+    start = np.asarray(HGF(n_levels=3).filter(u, beliefs=False).surprise())
+    with pytest.warns(RuntimeWarning, match=r"not positive definite at the fit of subject\(s\)"):
+        fit = HGF(n_levels=3).fit(u).fit_
+    # the start is scored twice (filter and fit pass) on values near 1e6: relative slack
+    assert np.all(fit.objective <= start + 1e-9 * np.abs(start))
+    assert np.all(np.isfinite(fit.objective))
+    se = np.stack([fit.stderr[n] for n in fit.names])
+    assert np.all(np.isfinite(se[:, fit.converged]))
+    assert np.all(np.isinf(se[:, ~fit.converged]))
+
+
 def test_fit_arguments_are_checked() -> None:
     hgf = HGF(n_levels=2)
     u = np.cumsum(np.random.default_rng(0).normal(0, 0.1, 50))
@@ -154,6 +171,10 @@ def test_fit_arguments_are_checked() -> None:
         hgf.fit(u, np.zeros(50), response_model="unit_square_sigmoid")
     with pytest.raises(ShapeError, match="responses has shape"):
         hgf.fit(u, np.zeros(40), response_model="gaussian")
+    with pytest.raises(ConfigError, match="'gaussian' was given without responses"):
+        hgf.fit(u, response_model="gaussian")
+    one = hgf.copy().fit(u, free="tonic_volatility_2", max_steps=5, newton_steps=0).fit_
+    assert one.names == ("tonic_volatility_2",)
     with pytest.raises(ConfigError, match="free is empty"):
         hgf.fit(u, free=[])
     with pytest.raises(ConfigError, match="max_steps must"):

@@ -53,7 +53,7 @@ def check_param(
     value: Any, *, name: str, dtype: torch.dtype, device: Any, positive: bool = True
 ) -> torch.Tensor:
     """A prior parameter (a number or a tensor), checked finite (and positive) everywhere."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if _is_number(value):
         check_number(value, name=name, low=0.0 if positive else None, low_inclusive=False)
         return torch.tensor(float(value), dtype=dtype, device=device)
     t = observations(value, name=name, dtype=dtype, device=device)
@@ -67,7 +67,7 @@ def check_param(
 
 def check_forgetting(value: Any, *, dtype: torch.dtype, device: Any) -> float | torch.Tensor:
     """λ in [0, 1]: a number, or a tensor of them (one per parameter setting)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if _is_number(value):
         return float(check_number(value, name="forgetting", low=0.0, high=1.0))
     t = observations(value, name="forgetting", dtype=dtype, device=device)
     if t.numel() and bool(((t < 0) | (t > 1)).any()):
@@ -78,11 +78,29 @@ def check_forgetting(value: Any, *, dtype: torch.dtype, device: Any) -> float | 
     return t
 
 
+def _is_number(value: Any) -> bool:
+    """A Python or NumPy scalar number (not a bool, not an array)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def check_batch_shape(value: Any) -> tuple[int, ...]:
-    shape = (value,) if isinstance(value, int) else tuple(value)
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape):
-        raise ConfigError(f"batch_shape must be a tuple of positive ints; got {value!r}.")
-    return shape
+    """``batch_shape`` as a tuple of ints ≥ 1 (Python or NumPy ints, or one of them)."""
+    try:
+        shape = (value,) if _is_int(value) else tuple(value)
+    except TypeError:
+        shape = (value,)
+    if not all(_is_int(n) and n >= 1 for n in shape):
+        raise ConfigError(
+            f"batch_shape must be a positive int or a tuple of them (one per axis of arms); "
+            f"got {value!r}."
+        )
+    return tuple(int(n) for n in shape)
 
 
 def observations(x: Any, *, name: str, dtype: torch.dtype | None, device: Any) -> torch.Tensor:

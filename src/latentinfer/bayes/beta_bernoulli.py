@@ -121,7 +121,7 @@ class BetaBernoulliFilter(ConjugateFilter[BetaBelief]):
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> None:
-        self.n_arms = check_number(n_arms, name="n_arms", low=1, integer=True)
+        self.n_arms = int(check_number(n_arms, name="n_arms", low=1, integer=True))
         check_selection(pool_ratio, rule, target, interval)
         self.pool_ratio, self.rule, self.target = pool_ratio, rule, target
         self.interval = (float(interval[0]), float(interval[1]))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Self, final
 
+import numpy as np
 import torch
 
 from latentinfer.bayes._streaming import (
@@ -262,7 +263,10 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
                 )
             conc = conc.expand(n_categories).clone()
         if n_categories is not None and (
-            not isinstance(n_categories, int) or n_categories < 2 or n_categories != conc.shape[-1]
+            not isinstance(n_categories, int | np.integer)
+            or isinstance(n_categories, bool)
+            or n_categories < 2
+            or n_categories != conc.shape[-1]
         ):
             raise ConfigError(
                 f"n_categories must be an int ≥ 2 matching concentration's last dimension "
@@ -331,3 +335,8 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
     def mean(self) -> Tensor:
         """``(*batch_shape, K)`` posterior mean probabilities."""
         return self.belief_.mean
+
+    @property
+    def variance(self) -> Tensor:
+        """``(*batch_shape, K)`` posterior variance of each probability."""
+        return self.belief_.variance

@@ -104,8 +104,7 @@ def thompson_select(
     low, high = check_selection(pool_ratio, rule, target, interval)
     alpha, beta = torch.broadcast_tensors(belief.alpha, belief.beta)
     n_arms = alpha.shape[-1]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive int; got {batch_size!r}.")
+    batch_size = int(check_number(batch_size, name="batch_size", low=1, integer=True))
     if batch_size > n_arms:
         raise ConfigError(
             f"batch_size must be at most the number of arms ({n_arms}); got {batch_size}."

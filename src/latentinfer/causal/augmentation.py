@@ -153,7 +153,7 @@ class PeriodicShift(Augmentation):
 
     def __init__(self, period: float, *, max_shift: int = 1) -> None:
         self.period = check_number(period, name="period", low=0, low_inclusive=False)
-        self.max_shift = check_number(max_shift, name="max_shift", low=1, integer=True)
+        self.max_shift = int(check_number(max_shift, name="max_shift", low=1, integer=True))
 
     def __call__(self, T: torch.Tensor, generator: torch.Generator) -> AugmentedData:
         k = self.max_shift

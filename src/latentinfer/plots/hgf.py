@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from latentinfer.core.errors import ConfigError
 from latentinfer.plots.latents import _save
 
 __all__ = ["plot_surprise", "plot_trajectories"]
@@ -43,12 +44,34 @@ def plot_trajectories(
     s = result.structure
     traj = result.node_trajectories
     sq = result.squeeze
+    n_series = 1 if sq else result.inputs.shape[0]
+    if isinstance(series, bool) or not isinstance(series, (int, np.integer)):
+        raise ConfigError(f"series must be an integer index; got {series!r}.")
+    if not -n_series <= series < n_series:
+        raise ConfigError(
+            f"series={series} is out of range: the result holds {n_series} series "
+            f"(0 to {n_series - 1})."
+        )
     state = list(reversed(s.state_nodes))
     binary = [i for i in s.inputs if s.nodes[i].is_binary]
     rows = len(state) + len(binary) + 1
     fig = Figure(figsize=(8.0, 1.8 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
     steps = np.arange(result.inputs.shape[1])
+
+    def observed_input(node: int) -> tuple[np.ndarray, np.ndarray]:
+        """The steps where ``node``'s input was observed, and its values there."""
+        k = s.inputs.index(node)
+        u = _series(result.inputs[..., k], series, False)  # inputs keep their batch axis
+        if result.observed is None:
+            return steps, u
+        seen = _series(result.observed[..., k], series, False) == 1
+        return steps[seen], u[seen]
+
+    def name(node: int) -> str:
+        label = result.label(node)
+        return label if label.startswith("node") else f"{label} (node {node})"
+
     for ax, i in zip(axes, state):
         mean = _series(traj[i]["mean"], series, sq)
         sd = 1.0 / np.sqrt(_series(traj[i]["precision"], series, sq))
@@ -56,17 +79,17 @@ def plot_trajectories(
         ax.plot(steps, mean, color="tab:blue", lw=1.2, label="posterior mean")
         for child in s.nodes[i].value_children:
             if child in s.inputs and not s.nodes[child].is_binary:
-                u = _series(result.inputs[..., s.inputs.index(child)], series, sq)
-                ax.scatter(steps, u, s=4, color="k", alpha=0.5, label=f"input (node {child})")
-        ax.set_ylabel(f"node {i}")
+                at, u = observed_input(child)
+                ax.scatter(at, u, s=4, color="k", alpha=0.5, label=f"input {name(child)}")
+        ax.set_ylabel(name(i))
         ax.legend(fontsize=7, loc="upper right")
     for ax, i in zip(axes[len(state) :], binary):
         prob = _series(traj[i]["expected_mean"], series, sq)
-        u = _series(result.inputs[..., s.inputs.index(i)], series, sq)
+        at, u = observed_input(i)
         ax.plot(steps, prob, color="tab:blue", lw=1.2, label="predicted p(u = 1)")
-        ax.scatter(steps, u, s=4, color="k", alpha=0.5, label="input")
+        ax.scatter(at, u, s=4, color="k", alpha=0.5, label="input")
         ax.set_ylim(-0.05, 1.05)
-        ax.set_ylabel(f"node {i}")
+        ax.set_ylabel(name(i))
         ax.legend(fontsize=7, loc="upper right")
     ax = axes[-1]
     surprise = _series(result.surprise_per_step(kind), series, sq)
@@ -83,6 +106,7 @@ def plot_surprise(
     *,
     kind: str = "nlpd",
     title: str = "surprise per step",
+    series_names: Any = None,
 ) -> Path:
     """Per-step surprise of every series in a batch (median and 10-90 % band for many).
 
@@ -91,23 +115,19 @@ def plot_surprise(
         path: the PNG file to write.
         kind: ``"nlpd"`` or ``"pyhgf"``.
         title: figure title.
+        series_names: legend names of the series (default ``series 0``, ...).
 
     Returns:
         The path written.
     """
-    per_step = np.asarray(
-        result.surprise_per_step(kind).detach().cpu()
-        if hasattr(result.surprise_per_step(kind), "detach")
-        else result.surprise_per_step(kind),
-        dtype=float,
-    )
-    per_step = np.atleast_2d(per_step)
+    per_step = np.atleast_2d(_series(result.surprise_per_step(kind), 0, True))
     fig = Figure(figsize=(8.0, 3.0), layout="constrained")
     ax = fig.add_subplot()
     steps = np.arange(per_step.shape[1])
     if per_step.shape[0] <= 5:
         for b, row in enumerate(per_step):
-            ax.plot(steps, row, lw=0.8, label=f"series {b}")
+            name = f"series {b}" if series_names is None else str(series_names[b])
+            ax.plot(steps, row, lw=0.8, label=name)
         ax.legend(fontsize=7)
     else:
         lo, mid, hi = np.nanpercentile(per_step, [10, 50, 90], axis=0)

@@ -51,7 +51,7 @@ class PromptSelector(ABC):
     name: str
 
     def __init__(self, n_prompts: int, *, seed: int | None = 0) -> None:
-        self.n_prompts = check_number(n_prompts, name="n_prompts", low=1, integer=True)
+        self.n_prompts = int(check_number(n_prompts, name="n_prompts", low=1, integer=True))
         self.seed = seed
         self._generator = make_generator(seed)
         self.rollouts_ = 0

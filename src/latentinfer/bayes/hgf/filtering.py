@@ -58,31 +58,33 @@ def check_inputs(
     structure: Structure,
     dtype: torch.dtype | None,
     *,
+    observed: Any = None,
     name: str = "inputs",
     defer_finite: bool = False,
-) -> tuple[torch.Tensor, bool, bool]:
-    """Inputs as a ``(batch, time, n_inputs)`` float tensor.
+) -> tuple[torch.Tensor, torch.Tensor | None, bool, bool]:
+    """Inputs as a ``(batch, time, n_inputs)`` float tensor, with their missing-data mask.
 
-    ``defer_finite=True`` skips the NaN/Inf scan, for a caller that finds non-finite
-    inputs from its results and then calls again without it (one pass over the inputs
-    less: a tenth of a float32 surprise-only filter).
+    Where ``observed`` (pyhgf's 0/1 mask) marks an input missing, its value is ignored
+    and a NaN or Inf there is replaced by 0 in the returned tensor; an observed input must be
+    finite, and an observed input of a binary node 0 or 1. ``defer_finite=True`` skips the
+    NaN/Inf scan, for a caller that finds non-finite inputs from its results and then calls
+    again without it (one pass over the inputs less: a tenth of a float32 surprise-only
+    filter).
 
     Returns:
-        The tensor, whether the inputs were NumPy (or lists), and whether they were a single
+        The tensor, the mask (``(batch, time, n_inputs)``, or None when every input is
+        observed), whether the inputs were NumPy (or lists), and whether they were a single
         1-d series.
     """
     as_numpy = not isinstance(inputs, torch.Tensor)
-    keep = dtype if dtype is not None else None
     if as_numpy:
         arr = np.asarray(inputs)
         if arr.dtype.kind in "iub":
             arr = arr.astype(np.float64)
-        x = as_tensor(
-            arr, name=name, ndim=(1, 2, 3), dtype=keep, min_rows=1, allow_nonfinite=defer_finite
-        )
+        x = as_tensor(arr, name=name, ndim=(1, 2, 3), dtype=dtype, min_rows=1, allow_nonfinite=True)
     else:
         x = as_tensor(
-            inputs, name=name, ndim=(1, 2, 3), dtype=keep, min_rows=1, allow_nonfinite=defer_finite
+            inputs, name=name, ndim=(1, 2, 3), dtype=dtype, min_rows=1, allow_nonfinite=True
         )
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
@@ -100,34 +102,89 @@ def check_inputs(
         )
     if x.shape[1] == 0:
         raise ValidationError(f"{name} has no time steps; pass at least one observation.")
+    mask = check_observed(observed, x)
+    if mask is not None:
+        # only non-finite missing values are replaced: pyhgf records a finite one as the
+        # input node's value even where it is skipped, and so do we
+        skip = (mask[: x.shape[0]] == 0) & ~torch.isfinite(x)
+        x = torch.where(skip, torch.zeros((), dtype=x.dtype), x)
+    if not defer_finite:
+        _check_finite_inputs(x, name=name, masked=observed is not None)
     for k, i in enumerate(structure.inputs):
         if structure.nodes[i].is_binary:
             col = x[:, :, k]
-            bad = (col != 0) & (col != 1)
+            bad = torch.isfinite(col) & (col != 0) & (col != 1)
+            if mask is not None:
+                bad &= mask[:, :, k] == 1
             if bool(bad.any()):
                 where = tuple(int(v) for v in torch.nonzero(bad)[0])
                 raise ValidationError(
                     f"{name}: input node {i} is binary and takes only 0 and 1; got "
                     f"{float(col[where]):g} at (series, step) {where}."
                 )
-    if not x.is_floating_point():  # pragma: no cover - converted above
-        x = x.double()
-    return x, as_numpy, single
+    return x, mask, as_numpy, single
+
+
+def _check_finite_inputs(x: torch.Tensor, *, name: str, masked: bool) -> None:
+    """Raise naming the first observed NaN/Inf input and the two ways to deal with it."""
+    if bool(torch.isfinite(x.sum())):  # fast path: NaN and Inf propagate through a sum
+        return
+    bad = ~torch.isfinite(x)
+    if not bool(bad.any()):
+        return
+    series, step, col = (int(v) for v in torch.nonzero(bad)[0])
+    kind = "NaN" if bool(torch.isnan(x[series, step, col])) else "Inf"
+    where = f"(series, step) ({series}, {step})" + (f", input {col}" if x.shape[2] > 1 else "")
+    fix = "set observed to 0 there too" if masked else "pass observed= with 0 at the missing inputs"
+    raise ValidationError(
+        f"{name} holds {int(bad.sum())} non-finite value(s) ({kind} first at {where}), which "
+        f"the filter cannot score; if they are missing observations, {fix} (pyhgf's mask: "
+        "a missing input is skipped and adds no surprise), otherwise impute them."
+    )
 
 
 def _time_steps(time_steps: Any, x: torch.Tensor) -> torch.Tensor | None:
     if time_steps is None:
         return None
-    t = as_tensor(time_steps, name="time_steps", ndim=(1, 2), dtype=x.dtype)
+    t = as_tensor(time_steps, name="time_steps", ndim=(0, 1, 2), dtype=x.dtype, min_rows=0)
+    if t.ndim == 0:  # one step length for every step
+        t = t.expand(x.shape[1])
     if t.ndim == 1:
         t = t[None, :]
     if t.shape[1] != x.shape[1] or t.shape[0] not in (1, x.shape[0]):
         raise ShapeError(
-            f"time_steps has shape {tuple(t.shape)}; pass (time,) or (batch, time) matching the "
-            f"inputs' {x.shape[1]} steps (batch {x.shape[0]})."
+            f"time_steps has shape {tuple(t.shape)}; pass a number, (time,) or (batch, time) "
+            f"matching the inputs' {x.shape[1]} steps (batch {x.shape[0]})."
         )
     if not bool((t > 0).all()):
-        raise ValidationError("time_steps must be positive; got a value ≤ 0.")
+        bad = tuple(int(i) for i in torch.nonzero(~(t > 0))[0])
+        raise ValidationError(
+            f"time_steps must be positive (the time elapsed since the previous input); got "
+            f"{float(t[bad]):g} at (series, step) {bad}."
+        )
+    return t
+
+
+def step_lengths(
+    time_steps: Any, n_steps: int, *, dtype: torch.dtype, device: torch.device | None = None
+) -> torch.Tensor:
+    """``(n_steps,)`` positive time steps for a simulation or forecast from ``None``
+    (all 1), one number, or ``n_steps`` numbers."""
+    if time_steps is None:
+        return torch.ones(n_steps, dtype=dtype, device=device)
+    t = as_tensor(time_steps, name="time_steps", ndim=(0, 1), dtype=dtype, min_rows=0)
+    if t.ndim == 1 and t.shape[0] != n_steps:
+        raise ShapeError(
+            f"time_steps has {t.shape[0]} entries for {n_steps} steps; pass one number or "
+            f"{n_steps} numbers."
+        )
+    t = t.to(device).expand(n_steps)
+    if not bool((t > 0).all()):
+        bad = int(torch.nonzero(~(t > 0))[0])
+        raise ValidationError(
+            f"time_steps must be positive (the time elapsed since the previous input); got "
+            f"{float(t[bad]):g} at step {bad}."
+        )
     return t
 
 
@@ -241,8 +298,10 @@ def run_filter(
     backend: str = "auto",
     on_invalid: str = "raise",
     threads: int | None = None,
+    node_labels: Mapping[int, str] | None = None,
 ) -> FilterResult:
-    """Filter ``inputs`` through a network; see :meth:`Network.filter` for the arguments."""
+    """Filter ``inputs`` through a network; see :meth:`Network.filter` for the arguments
+    (``node_labels``: the model's names for its nodes, kept on the result)."""
     check_choice(backend, name="backend", choices=BACKENDS)
     check_choice(on_invalid, name="on_invalid", choices=("raise", "mark"))
     if dtype is not None and dtype not in (torch.float32, torch.float64):
@@ -251,9 +310,10 @@ def run_filter(
     # Without a missing-data mask a NaN or Inf input makes its series' surprise non-finite,
     # so the scan for them waits until a total is (then the inputs are checked as before).
     defer = observed is None
-    x, as_numpy, single = check_inputs(inputs, structure, dtype, defer_finite=defer)
+    x, mask, as_numpy, single = check_inputs(
+        inputs, structure, dtype, observed=observed, defer_finite=defer
+    )
     dts = _time_steps(time_steps, x)
-    mask = check_observed(observed, x)
     settings = parameter_batch(values.values())
     batch = _batch(x, settings)
     squeeze = single and settings == 1
@@ -287,6 +347,7 @@ def run_filter(
         for k in totals:
             totals[k] = torch.where(finite, totals[k], torch.full_like(totals[k], math.inf))
     return FilterResult(
+        node_labels=dict(node_labels or {}),
         total_surprise=totals,
         valid=finite,
         first_invalid_step=first_bad,

@@ -33,7 +33,6 @@ from latentinfer.bayes.hgf.filtering import (
     _time_steps,
     _use_native,
     check_inputs,
-    check_observed,
     param_tensors,
 )
 from latentinfer.bayes.hgf.network import Network, ParamKey, parameter_batch
@@ -301,9 +300,8 @@ def _setup(
     """Check a fit's arguments and build its objective."""
     check_choice(dtype, name="dtype", choices=(torch.float32, torch.float64))
     structure = net.structure()
-    x, _, _ = check_inputs(inputs, structure, dtype)
+    x, mask, _, _ = check_inputs(inputs, structure, dtype, observed=observed)
     dts = _time_steps(time_steps, x)
-    mask = check_observed(observed, x)
     response = None
     if response_model is not None:
         response = ResponseModel.make(
@@ -313,6 +311,12 @@ def _setup(
         raise ConfigError(
             "responses were given without a response_model; pass response_model="
             "'unit_square_sigmoid' (binary choices) or 'gaussian'."
+        )
+    if response is not None and responses is None and objective is None:
+        raise ConfigError(
+            f"response_model={response_model!r} was given without responses; pass the "
+            "subject's responses as the second argument (shaped like the inputs), or drop "
+            "response_model to fit the inputs alone."
         )
     kind = objective or ("response" if response is not None else "nlpd")
     check_choice(kind, name="objective", choices=OBJECTIVES)
@@ -326,6 +330,8 @@ def _setup(
         raise ShapeError(
             f"the inputs hold {x.shape[0]} series but the parameters hold {batch} settings."
         )
+    if isinstance(free, str):  # one name, not its characters
+        free = [free]
     names = list(free) if free is not None else _default_free(net, response)
     if not names:
         raise ConfigError("free is empty; name at least one parameter to fit.")
@@ -535,35 +541,40 @@ def _first_order(
     progress: bool | None,
     optimizer: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Adam (or plain gradient descent) per subject; a proposal whose objective or gradient
-    is not finite is undone and that subject's step size halved."""
+    """Adam (or plain gradient descent) per subject, returning each subject's lowest
+    objective seen. A proposal whose objective or gradient is not finite is undone and
+    that subject's step size halved; a finite proposal that is worse is kept as the
+    iterate (Adam needs to move through it) but never returned."""
     b1, b2, eps = 0.9, 0.999, 1e-8
     m = np.zeros_like(u)
     v = np.zeros_like(u)
     rate = np.full(u.shape[1], lr)
+    cur_u, cur_grad = u.copy(), grad.copy()
     best_u, best_loss, best_grad = u.copy(), loss.copy(), grad.copy()
     bar = TrainProgress(max_steps, enabled=progress and max_steps > 0, description="fit HGF")
     step = 0
     with bar:
         for step in range(1, max_steps + 1):
             if optimizer == "gd":
-                proposal = best_u - rate * grad
+                proposal = cur_u - rate * cur_grad
             else:
-                m = b1 * m + (1 - b1) * grad
-                v = b2 * v + (1 - b2) * grad * grad
+                m = b1 * m + (1 - b1) * cur_grad
+                v = b2 * v + (1 - b2) * cur_grad * cur_grad
                 mhat = m / (1 - b1**step)
                 vhat = v / (1 - b2**step)
-                proposal = best_u - rate * mhat / (np.sqrt(vhat) + eps)
+                proposal = cur_u - rate * mhat / (np.sqrt(vhat) + eps)
             loss, grad = f(proposal)
             ok = np.isfinite(loss) & np.all(np.isfinite(grad), axis=0)
             rate = np.where(ok, rate, rate * 0.5)
-            best_u = np.where(ok, proposal, best_u)
-            best_loss = np.where(ok, loss, best_loss)
-            best_grad = np.where(ok, grad, best_grad)
-            grad = best_grad
+            cur_u = np.where(ok, proposal, cur_u)
+            cur_grad = np.where(ok, grad, cur_grad)
+            better = ok & (loss < best_loss)
+            best_u = np.where(better, proposal, best_u)
+            best_loss = np.where(better, loss, best_loss)
+            best_grad = np.where(better, grad, best_grad)
             if step % 25 == 0:
                 bar.update(step, loss=float(np.mean(best_loss)))
-                if float(np.max(np.abs(best_grad))) < tol:
+                if float(np.max(np.abs(cur_grad))) < tol:
                     break
         bar.finish(step)
     return best_u, best_loss, best_grad, step
@@ -611,8 +622,11 @@ def _laplace(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b, k, _ = hess.shape
     cov = np.full_like(hess, np.inf)
     se = np.full((k, b), np.inf)
-    eig = np.linalg.eigvalsh(hess)
-    pd = np.all(eig > 0, axis=1) & np.all(np.isfinite(hess), axis=(1, 2))
+    finite = np.all(np.isfinite(hess), axis=(1, 2))
+    pd = finite.copy()
+    if finite.any():
+        # eigenvalues only of the finite Hessians: LAPACK does not converge on inf/NaN
+        pd[finite] = np.all(np.linalg.eigvalsh(hess[finite]) > 0, axis=1)
     if pd.any():
         inv = np.linalg.inv(hess[pd])
         cov[pd] = inv

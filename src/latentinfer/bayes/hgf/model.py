@@ -12,7 +12,7 @@ from latentinfer.core.validation import check_choice
 
 __all__ = ["HGF"]
 
-_LAYOUT = re.compile(r"^(continuous|binary)([2-9])$")
+_LAYOUT = re.compile(r"^(continuous|binary)([1-9][0-9]*)$")
 
 
 class HGF(Network):
@@ -39,7 +39,9 @@ class HGF(Network):
             Missing levels take pyhgf's defaults (0, 1, −3 and 0).
         volatility_coupling: per lower level (``"1"``: between levels 1 and 2); default 1.
         continuous_precision: the input precision of the continuous HGF (default 1e4).
+        eta0, eta1: the binary input's two values; only pyhgf's 0 and 1 are supported.
         binary_precision: only ``inf`` (a noiseless binary input) is supported.
+        verbose: accepted for pyhgf's signature; nothing is printed.
 
     Example:
         >>> import numpy as np
@@ -61,12 +63,21 @@ class HGF(Network):
         continuous_precision: Any = 1e4,
         tonic_volatility: Mapping[Any, Any] | None = None,
         volatility_coupling: Mapping[Any, Any] | None = None,
+        eta0: float = 0.0,
+        eta1: float = 1.0,
         binary_precision: float = float("inf"),
         tonic_drift: Mapping[Any, Any] | None = None,
+        verbose: bool = True,
         *,
         max_posterior_precision: float = 1e10,
     ) -> None:
         super().__init__(update_type, max_posterior_precision=max_posterior_precision)
+        del verbose  # pyhgf prints the network it builds; nothing is printed here
+        if (eta0, eta1) != (0.0, 1.0):
+            raise ConfigError(
+                "eta0, eta1: only pyhgf's defaults 0 and 1 (a binary input coded 0/1) are "
+                f"supported; got eta0={eta0!r}, eta1={eta1!r}. Recode the inputs as 0 and 1."
+            )
         check_choice(model_type, name="model_type", choices=("continuous", "binary"))
         if isinstance(n_levels, bool) or not isinstance(n_levels, int) or n_levels < 2:
             raise ConfigError(f"n_levels must be an integer ≥ 2; got {n_levels!r}.")
@@ -145,6 +156,15 @@ class HGF(Network):
                 self._node(level + 1),
             )
         return names
+
+    def node_labels(self) -> dict[int, str]:
+        """pyhgf's level names: ``x1`` (the binary input, or node 1 above a continuous
+        input, which is ``u``), ``x2``, ... for tables and figures."""
+        labels = {} if self.model_type == "binary" else {0: "u"}
+        for node in range(self.n_nodes):
+            if node not in labels:
+                labels[node] = f"x{node + 1 if self.model_type == 'binary' else node}"
+        return labels
 
     def __repr__(self) -> str:
         return (

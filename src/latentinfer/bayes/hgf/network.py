@@ -488,11 +488,11 @@ class Network:
             inputs: observations, ``(time,)`` or ``(batch, time)`` for one input node,
                 ``(batch, time, n_inputs)`` for several (in input-node order). A single
                 series is broadcast over a batch of parameter settings.
-            time_steps: the time elapsed before each observation, ``(time,)`` or
-                ``(batch, time)``, positive (default: all 1).
+            time_steps: the time elapsed before each observation: one number, ``(time,)``
+                or ``(batch, time)``, positive (default: all 1).
             observed: pyhgf's mask, shaped like ``inputs``: 1 where an input was observed,
-                0 where it is missing (its value is ignored; it sends no prediction error
-                and adds no surprise). Default: all observed.
+                0 where it is missing (its value is ignored, and may be NaN; it sends no
+                prediction error and adds no surprise). Default: all observed.
             beliefs: keep every node's per-step beliefs and the per-step surprise (the
                 totals are always computed).
             surprise: which summed surprise(s) to compute: ``"nlpd"`` (the negative log
@@ -526,7 +526,12 @@ class Network:
             backend=backend,
             on_invalid=on_invalid,
             threads=threads,
+            node_labels=self.node_labels(),
         )
+
+    def node_labels(self) -> dict[int, str]:
+        """Names for the nodes in figures and tables (none here: ``node {i}`` is used)."""
+        return {}
 
     def fit(
         self,
@@ -564,8 +569,9 @@ class Network:
                 ``(batch, time)``, or one series shared by all.
             responses: the subject's responses, ``(time,)`` or ``(batch, time)``; NaN marks
                 a missing response. Needs ``response_model``.
-            free: names of the parameters to fit (see :meth:`parameter_names`); default:
-                every tonic volatility, plus the response model's parameter.
+            free: the name, or names, of the parameters to fit (see
+                :meth:`parameter_names`); default: every tonic volatility, plus the
+                response model's parameter.
             priors: per fitted name, a prior on its fitting scale (log for positive
                 parameters): a ``torch.distributions.Distribution`` or ``(loc, scale)``
                 for a Normal. Without priors the fit is maximum likelihood.
@@ -579,12 +585,14 @@ class Network:
                 without responses), ``"pyhgf"`` (pyhgf's surprise) or ``"response"``.
             time_steps, observed: as for :meth:`filter`.
             dtype: float64 (default) or float32.
-            max_steps: first-order steps (per subject, in parallel).
+            max_steps: first-order steps (per subject, in parallel); each subject keeps
+                the lowest objective it reached.
             lr: the step size on the fitting scale.
             optimizer: ``"adam"`` (default) or ``"gd"`` (plain gradient descent).
             tol: stop when every gradient entry is below this.
             newton_steps: damped Newton steps after the first-order ones (0 to skip).
-            standard_errors: compute the Laplace standard errors (NaN when skipped).
+            standard_errors: compute the Laplace standard errors (NaN when skipped; inf,
+                with a warning, where the Hessian is not positive definite).
             backend: ``"auto"``, ``"native"`` or ``"eager"`` (autograd; any device).
             progress: show a progress bar (default: when stderr is a terminal).
             threads: threads for the native kernel.
@@ -642,7 +650,10 @@ class Network:
 
         Takes :meth:`fit`'s arguments; returns a
         :class:`~latentinfer.bayes.hgf.fit.Gradient` (``value`` per series, ``grad`` per
-        parameter name on the natural scale).
+        parameter name on the natural scale). Where the parameters drive a series' filter
+        outside its valid range (a precision non-positive), its value and gradient are NaN
+        rather than an error, so that an optimiser or sampler can reject the proposal;
+        :meth:`filter` on those parameters says which step and node broke.
         """
         from latentinfer.bayes.hgf.fit import value_and_grad
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from latentinfer.bayes.hgf.filtering import step_lengths
 from latentinfer.bayes.hgf.results import FilterResult
 from latentinfer.core.seeding import make_generator
 from latentinfer.core.validation import check_number
@@ -62,12 +63,7 @@ def sample_predictive(
     batch = result.inputs.shape[0]
     shape = (n_samples, batch)
     p = {k: v.to(dtype) for k, v in result.params.items()}
-    if time_steps is None:
-        dts = torch.ones(n_steps, dtype=dtype, device=device)
-    else:
-        dts = torch.as_tensor(time_steps, dtype=dtype, device=device).expand(n_steps)
-        if not bool((dts > 0).all()):
-            check_number(-1, name="time_steps", low=0, low_inclusive=False)
+    dts = step_lengths(time_steps, n_steps, dtype=dtype, device=device)
 
     def normal(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
         return mean + var.sqrt() * torch.randn(shape, generator=g, dtype=dtype, device=device)

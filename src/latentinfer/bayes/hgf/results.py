@@ -11,6 +11,7 @@ import torch
 
 from latentinfer.bayes.hgf.network import ParamKey, Structure
 from latentinfer.bayes.hgf.step import NodeState, hgf_step
+from latentinfer.core.errors import ConfigError
 
 __all__ = ["FilterResult"]
 
@@ -48,6 +49,8 @@ class FilterResult:
         time_steps: ``(batch, time)``, or None for unit steps.
         observed: ``(batch, time, n_inputs)`` 0/1 mask of observed inputs, or None.
         backend: ``"native"`` or ``"eager"``.
+        node_labels: per node, the model's name for it (an :class:`HGF`'s ``x1``, ``x2``,
+            ... by pyhgf's levels); see :meth:`label`.
     """
 
     total_surprise: dict[str, Any]
@@ -64,6 +67,7 @@ class FilterResult:
     stored: Mapping[tuple[int, str], torch.Tensor] = field(default_factory=dict)
     stored_surprise: Mapping[str, torch.Tensor] = field(default_factory=dict)
     final: Mapping[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    node_labels: Mapping[int, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ conversions
     def _out(self, t: torch.Tensor) -> Any:
@@ -80,12 +84,21 @@ class FilterResult:
             )
         return self._out(-self.total_surprise["nlpd"])
 
+    def label(self, node: int) -> str:
+        """The model's name for ``node`` (``x2`` for an HGF's level 2), else ``node {i}``."""
+        return self.node_labels.get(node, f"node {node}")
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self.total_surprise:
+            computed = ", ".join(repr(k) for k in self.total_surprise)
+            raise ConfigError(
+                f"surprise {kind!r} was not computed (computed: {computed}); filter with "
+                f"surprise=('nlpd', 'pyhgf') to have both."
+            )
+
     def surprise(self, kind: str = "nlpd") -> Any:
         """The summed surprise of one kind (``"nlpd"`` or ``"pyhgf"``), per series."""
-        if kind not in self.total_surprise:
-            raise KeyError(
-                f"surprise {kind!r} was not computed; computed: {sorted(self.total_surprise)}."
-            )
+        self._check_kind(kind)
         return self._out(self.total_surprise[kind])
 
     @property
@@ -99,6 +112,7 @@ class FilterResult:
 
     def surprise_per_step(self, kind: str = "nlpd") -> Any:
         """Per-step surprise (summed over inputs); needs ``beliefs=True``."""
+        self._check_kind(kind)
         self._need_beliefs()
         if kind in self.stored_surprise:
             return self._out(self.stored_surprise[kind])
@@ -177,12 +191,14 @@ class FilterResult:
             self, n_steps, n_samples=n_samples, time_steps=time_steps, seed=seed
         )
 
-    def plot_trajectories(self, path: Any, *, series: int = 0, kind: str = "nlpd") -> Any:
+    def plot_trajectories(
+        self, path: Any, *, series: int = 0, kind: str = "nlpd", title: str = "HGF beliefs"
+    ) -> Any:
         """Write the beliefs-and-surprise figure (PNG); see
         :func:`latentinfer.plots.plot_trajectories`."""
         from latentinfer.plots.hgf import plot_trajectories
 
-        return plot_trajectories(self, path, series=series, kind=kind)
+        return plot_trajectories(self, path, series=series, kind=kind, title=title)
 
     def final_beliefs(self) -> dict[int, tuple[Any, Any]]:
         """Per state node, ``(mean, precision)`` after the last step."""

@@ -15,9 +15,10 @@ from typing import Any
 import torch
 
 from latentinfer.bayes.hgf.eager import TorchOps
-from latentinfer.bayes.hgf.filtering import param_tensors
+from latentinfer.bayes.hgf.filtering import param_tensors, step_lengths
 from latentinfer.bayes.hgf.network import Network, parameter_batch
 from latentinfer.bayes.hgf.step import hgf_predict, hgf_step, initial_state, predictive_variance
+from latentinfer.core.errors import NonFiniteError
 from latentinfer.core.seeding import make_generator
 from latentinfer.core.validation import check_choice, check_number
 
@@ -56,7 +57,7 @@ def simulate(
     p = param_tensors(values, size, dtype, torch.device("cpu"))
     g = make_generator(seed)
     ops = TorchOps()
-    dts = torch.as_tensor(1.0 if time_steps is None else time_steps, dtype=dtype).expand(n_steps)
+    dts = step_lengths(time_steps, n_steps, dtype=dtype)
     state = initial_state(s, p)
     draws = []
     for t in range(n_steps):
@@ -73,6 +74,17 @@ def simulate(
         state = hgf_step(s, ops, state, p, obs, dt, surprise=(), predictions=pred).state
         draws.append(torch.stack([obs[i] for i in s.inputs], dim=-1))
     out = torch.stack(draws, dim=1)
+    bad = ~torch.isfinite(out.reshape(size, n_steps, -1)).all(dim=2)
+    if bool(bad.any()):
+        series = int(torch.nonzero(bad.any(dim=1))[0])
+        step = int(bad[series].int().argmax())
+        raise NonFiniteError(
+            f"the simulation diverged: series {series} drew a non-finite input at step {step} "
+            f"(of {n_steps}); these parameters let the volatility grow without bound (try "
+            "lower tonic volatilities or volatility couplings, or fewer steps).",
+            step=step,
+            part="inputs",
+        )
     if out.shape[-1] == 1:
         out = out[..., 0]
     return out[0] if size == 1 and out.ndim == 2 else out
