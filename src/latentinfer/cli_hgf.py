@@ -1,17 +1,14 @@
 """``latentinfer hgf``: fit, filter and simulate hierarchical Gaussian filters on CSV files.
 
-``latentinfer fit hgf ...`` is the same as ``latentinfer hgf fit ...``.
-
-A CSV file holds one row per trial: an input column (``input`` by default), optionally a
-``response`` column (NaN or empty: missing), a ``subject`` column (each subject is its own
-series; shorter series are padded with missing inputs) and a ``time_step`` column.
+``latentinfer fit hgf ...`` is the same as ``latentinfer hgf fit ...``. The CSV format is
+:mod:`latentinfer.bayes.hgf.trials`'s (one row per trial).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,11 +17,28 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from latentinfer.core.errors import ConfigError, ValidationError
+from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
+from latentinfer.core.validation import check_number
+
+CSV_HELP = (
+    "A CSV of trials, one row per trial, with a header row. Columns: `input` (the "
+    "observation; an empty cell or nan is a missing input, skipped as pyhgf's observed = 0), "
+    "and optionally `observed` (1/0), `response` (the subject's response, for "
+    "--response-model), `subject` (each subject is its own series) and `time_step` "
+    "(positive; default 1). Rename them with --input-column, --response-column, "
+    "--subject-column, --time-column."
+)
+#: The library's Python hints, in the command line's terms.
+_CLI_TERMS = (
+    ("(net.set_parameter)", "(--param NAME=VALUE)"),
+    ("filter them to see where the beliefs break (net.filter(...))",
+     "run `latentinfer hgf filter` with them to see where the beliefs break"),
+    (", or pass on_invalid='mark' to keep the other series", ""),
+)  # fmt: skip
 
 app = typer.Typer(
     name="hgf",
-    help="Hierarchical Gaussian filters on CSV data: fit, filter, simulate.",
+    help="Hierarchical Gaussian filters on CSV data: fit, filter, simulate.\n\n" + CSV_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -32,84 +46,53 @@ app = typer.Typer(
 console = Console(soft_wrap=True)
 
 LAYOUT_HELP = "continuous2, continuous3, binary2, binary3 (continuousN, binaryN for deeper)."
+DATA_HELP = "CSV of trials (columns: see `latentinfer hgf --help`)."
+_FLAGS = {
+    "path": "--data",
+    "input_columns": "--input-column",
+    "response_column": "--response-column",
+    "subject_column": "--subject-column",
+    "time_column": "--time-column",
+}
+#: What the commands write into a run folder (removed first when a run is redone there).
+_OUTPUTS = ("config.json", "params.csv", "beliefs.csv", "summary.json", "figures/beliefs.png",
+            "figures/surprise.png")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ data
-def read_trials(
-    path: Path,
+def _load(
+    data: Path,
     *,
-    input_columns: list[str],
+    input_column: list[str] | None,
     response_column: str | None,
-    subject_column: str,
-    time_column: str,
-) -> dict[str, Any]:
-    """Read a trials CSV into ``(subjects, time[, inputs])`` arrays padded with missing."""
-    if not path.is_file():
-        raise ValidationError(f"--data {str(path)!r} is not a file; pass a CSV of trials.")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        rows = list(reader)
-    if not rows:
-        raise ValidationError(f"--data {str(path)!r} has no rows.")
-    missing = [c for c in input_columns if c not in fields]
-    if missing:
-        raise ValidationError(
-            f"--data {str(path)!r} has no column(s) {missing}; its columns are {fields}. "
-            "Name the input column(s) with --input-column."
-        )
-    if response_column is not None and response_column not in fields:
-        raise ValidationError(
-            f"--response-column {response_column!r} is not a column of {str(path)!r} "
-            f"(columns: {fields})."
-        )
+    subject_column: str | None,
+    time_column: str | None,
+    response_model: str | None,
+) -> tuple[Any, str | None]:
+    """The trials of ``data`` and the response column used (None without a response model)."""
+    from latentinfer.bayes.hgf.trials import read_trials
 
-    def number(row: dict[str, str], col: str, line: int, *, allow_empty: bool) -> float:
-        raw = (row.get(col) or "").strip()
-        if raw == "" or raw.lower() == "nan":
-            if allow_empty:
-                return math.nan
-            raise ValidationError(
-                f"--data {str(path)!r}, line {line}: column {col!r} is empty; inputs must be "
-                "numbers (mark a missing input with an 'observed' column set to 0)."
+    if not data.is_file():
+        raise ValidationError(f"--data {str(data)!r} is not a file; pass a CSV of trials.")
+    resp_col = None
+    if response_model is not None:
+        with data.open(newline="") as fh:
+            fields = [h.strip() for h in next(csv.reader(fh), [])]
+        resp_col = response_column or ("response" if "response" in fields else None)
+        if resp_col is None:
+            raise ConfigError(
+                "--response-model needs responses: add a 'response' column or pass "
+                "--response-column."
             )
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValidationError(
-                f"--data {str(path)!r}, line {line}: column {col!r} holds {raw!r}, not a number."
-            ) from None
-
-    subjects: dict[str, list[int]] = {}
-    for n, row in enumerate(rows):
-        key = row.get(subject_column, "") if subject_column in fields else ""
-        subjects.setdefault(key, []).append(n)
-    names = list(subjects)
-    length = max(len(v) for v in subjects.values())
-    n_in = len(input_columns)
-    u = np.zeros((len(names), length, n_in))
-    observed = np.zeros((len(names), length, n_in))
-    responses = np.full((len(names), length), math.nan)
-    dt = np.ones((len(names), length))
-    has_obs = "observed" in fields
-    for s, key in enumerate(names):
-        for t, n in enumerate(subjects[key]):
-            row, line = rows[n], n + 2
-            for k, col in enumerate(input_columns):
-                u[s, t, k] = number(row, col, line, allow_empty=False)
-            observed[s, t] = number(row, "observed", line, allow_empty=False) if has_obs else 1.0
-            if response_column is not None:
-                responses[s, t] = number(row, response_column, line, allow_empty=True)
-            if time_column in fields:
-                dt[s, t] = number(row, time_column, line, allow_empty=False)
-    return {
-        "subjects": names,
-        "inputs": u[..., 0] if n_in == 1 else u,
-        "observed": observed[..., 0] if n_in == 1 else observed,
-        "responses": responses if response_column is not None else None,
-        "time_steps": dt if time_column in fields else None,
-        "lengths": [len(subjects[k]) for k in names],
-    }
+    trials = read_trials(
+        data,
+        input_columns=input_column,
+        response_column=resp_col,
+        subject_column=subject_column,
+        time_column=time_column,
+        option_names=_FLAGS,
+    )
+    return trials, resp_col
 
 
 def _parse_values(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
@@ -134,24 +117,98 @@ def _model(layout: str, update_type: str, params: dict[str, Any]) -> Any:
     for name, value in params.items():
         if isinstance(value, tuple):
             raise ConfigError(f"--param {name} takes one number; got {value}.")
-        hgf.set_parameter(name, value)
+        try:
+            hgf.set_parameter(name, value)
+        except ConfigError as exc:
+            raise ConfigError(f"--param {name}={value:g}: {exc}") from None
     return hgf
 
 
+def _in_file_terms(exc: LatentInferError, trials: Any) -> LatentInferError:
+    """``exc`` with the 0-based series and step of the library's message translated into
+    the file's subject, trial and line."""
+    text = str(exc)
+    extra = ""
+    located = re.search(r"(?:series (\d+)|the series): at step (\d+)", text)
+    listed = re.search(r"subject\(s\) \[([\d, ]+)\]", text)
+    if located:
+        series = int(located.group(1) or 0)
+        extra = f" [that is {trials.where(series, int(located.group(2)))}]"
+    elif listed:
+        names = [trials.subjects[int(i)] for i in listed.group(1).split(",")]
+        extra = f" [subjects {', '.join(repr(n) for n in names)}]"
+    for python, cli in _CLI_TERMS:
+        text = text.replace(python, cli)
+    exc.args = (text + extra, *exc.args[1:])
+    return exc
+
+
+def _run_folder(folder: Path) -> Path:
+    """Make ``folder`` ready for a run: refuse a file or another command's run; remove what
+    an earlier HGF run wrote there, so that no stale figure is left beside new results."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--run-dir {str(folder)!r} is a file; pass a folder.")
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            command = json.loads(config.read_text()).get("command", "")
+        except (json.JSONDecodeError, AttributeError):
+            command = ""
+        if not str(command).startswith("hgf"):
+            raise ConfigError(
+                f"--run-dir {str(folder)!r} holds a run of another command ({command or '?'}); "
+                "pass a new folder."
+            )
+    for name in _OUTPUTS:
+        (folder / name).unlink(missing_ok=True)
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_results(folder: Path, trials: Any, result: Any, title: str) -> list[Path]:
+    """beliefs.csv and the two figures; returns the figures' paths."""
+    from latentinfer.plots.hgf import plot_surprise, plot_trajectories
+
+    _write_beliefs(folder / "beliefs.csv", trials, result)
+    first = trials.subjects[0]
+    return [
+        plot_trajectories(result, folder / "figures" / "beliefs.png", series=0,
+                          title=f"{title} (subject {first})"),
+        plot_surprise(result, folder / "figures" / "surprise.png",
+                      series_names=trials.subjects),
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- commands
+_Data = Annotated[Path, typer.Option("--data", help=DATA_HELP)]
+_Layout = Annotated[str, typer.Option(help=f"The HGF layout: {LAYOUT_HELP}")]
+_Update = Annotated[str, typer.Option(help="eHGF or standard.")]
+_Inputs = Annotated[list[str] | None, typer.Option(help="Input column(s) (default: input).")]
+_Responses = Annotated[
+    str | None, typer.Option(help="Column of responses (default: response, if present).")
+]
+_Subjects = Annotated[
+    str | None, typer.Option(help="Column naming subjects (default: subject, if present).")
+]
+_Times = Annotated[
+    str | None, typer.Option(help="Column of time steps (default: time_step, if present).")
+]
+_Params = Annotated[
+    list[str] | None,
+    typer.Option(help="Parameter value NAME=VALUE, pyhgf's names (repeatable)."),
+]
+_RunDir = Annotated[Path | None, typer.Option(help="Run folder (default: runs/hgf-DATA).")]
+
+
 @app.command("fit")
 def fit(
-    data: Annotated[Path, typer.Option("--data", help="CSV of trials (see `latentinfer hgf`).")],
-    model: Annotated[str, typer.Option(help=f"The HGF layout: {LAYOUT_HELP}")] = "continuous2",
-    update_type: Annotated[str, typer.Option(help="eHGF or standard.")] = "eHGF",
-    input_column: Annotated[
-        list[str] | None, typer.Option(help="Input column(s) (default: input).")
-    ] = None,
-    response_column: Annotated[
-        str | None, typer.Option(help="Column of responses (default: response, if present).")
-    ] = None,
-    subject_column: Annotated[str, typer.Option(help="Column naming subjects.")] = "subject",
-    time_column: Annotated[str, typer.Option(help="Column of time steps.")] = "time_step",
+    data: _Data,
+    model: _Layout = "continuous2",
+    update_type: _Update = "eHGF",
+    input_column: _Inputs = None,
+    response_column: _Responses = None,
+    subject_column: _Subjects = None,
+    time_column: _Times = None,
     response_model: Annotated[
         str | None,
         typer.Option(help="unit_square_sigmoid (binary choices) or gaussian; needs responses."),
@@ -162,9 +219,7 @@ def fit(
             help="Parameter to fit, pyhgf's name (repeatable; default: tonic volatilities)."
         ),
     ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option(help="Fixed or starting value NAME=VALUE (repeatable).")
-    ] = None,
+    param: _Params = None,
     prior: Annotated[
         list[str] | None,
         typer.Option(help="Normal prior NAME=LOC,SCALE on the fitting scale (repeatable)."),
@@ -173,87 +228,74 @@ def fit(
     seed: Annotated[
         int, typer.Option(help="Recorded with the run (the fit is deterministic).")
     ] = 0,
-    run_dir: Annotated[
-        Path | None, typer.Option(help="Run folder (default: runs/hgf-DATA).")
-    ] = None,
+    run_dir: _RunDir = None,
 ) -> None:
-    """Fit an HGF to each subject's inputs (or responses); write a run folder."""
-    from latentinfer.plots.hgf import plot_surprise, plot_trajectories
+    """Fit an HGF to each subject's inputs (or responses); write a run folder with
+    params.csv (estimates and Laplace standard errors), beliefs.csv and figures."""
+    from latentinfer.bayes.hgf.responses import RESPONSE_PARAMETERS
 
-    inputs = list(input_column or ["input"])
-    if not data.is_file():
-        raise ValidationError(f"--data {str(data)!r} is not a file; pass a CSV of trials.")
-    with data.open(newline="") as fh:
-        fields = next(csv.reader(fh), [])
-    resp_col = response_column or ("response" if "response" in fields else None)
-    if response_model is not None and resp_col is None:
-        raise ConfigError(
-            "--response-model needs responses: add a 'response' column or pass --response-column."
-        )
-    trials = read_trials(
+    check_number(max_steps, name="--max-steps", low=0, integer=True)
+    for name in free or []:
+        if name in RESPONSE_PARAMETERS and response_model != RESPONSE_PARAMETERS[name]:
+            raise ConfigError(
+                f"--free {name} is the parameter of the {RESPONSE_PARAMETERS[name]} response "
+                f"model; pass --response-model {RESPONSE_PARAMETERS[name]} (and responses)."
+            )
+    trials, resp_col = _load(
         data,
-        input_columns=inputs,
-        response_column=resp_col if response_model is not None else None,
+        input_column=input_column,
+        response_column=response_column,
         subject_column=subject_column,
         time_column=time_column,
+        response_model=response_model,
     )
-    hgf = _model(model, update_type, _parse_values(param, flag="--param"))
+    params = _parse_values(param, flag="--param")
+    hgf = _model(model, update_type, params)
     priors = _parse_values(prior, flag="--prior")
     folder = run_dir or Path("runs") / f"hgf-{data.stem}"
     start = time.perf_counter()
-    hgf.fit(
-        trials["inputs"],
-        trials["responses"],
-        free=free,
-        priors=priors or None,
-        response_model=response_model,
-        observed=trials["observed"],
-        time_steps=trials["time_steps"],
-        max_steps=max_steps,
-    )
-    seconds = time.perf_counter() - start
-    result = hgf.filter(
-        trials["inputs"],
-        observed=trials["observed"],
-        time_steps=trials["time_steps"],
-        surprise=("nlpd", "pyhgf"),
-    )
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        hgf.fit(
+            trials.inputs,
+            trials.responses,
+            free=free,
+            priors=priors or None,
+            response_model=response_model,
+            observed=trials.observed,
+            time_steps=trials.time_steps,
+            max_steps=max_steps,
+        )
+        seconds = time.perf_counter() - start
+        result = _filter(hgf, trials)
+    except LatentInferError as exc:
+        raise _in_file_terms(exc, trials) from None
     fit_ = hgf.fit_
+    _run_folder(folder)
     config = {
         "command": "hgf fit",
         "data": str(data),
         "model": model,
         "update_type": update_type,
-        "input_columns": inputs,
-        "response_column": resp_col if response_model else None,
+        "input_columns": list(input_column or ["input"]),
+        "response_column": resp_col,
         "response_model": response_model,
         "free": list(fit_.names),
-        "params": _parse_values(param, flag="--param"),
+        "params": params,
         "priors": {k: list(v) if isinstance(v, tuple) else v for k, v in priors.items()},
         "max_steps": max_steps,
         "seed": seed,
     }
     (folder / "config.json").write_text(json.dumps(config, indent=1))
-    _write_params(folder / "params.csv", trials["subjects"], fit_)
-    _write_beliefs(folder / "beliefs.csv", trials, result)
-    subjects = trials["subjects"]
-    loglik = np.atleast_1d(np.asarray(result.log_likelihood))
+    _write_params(folder / "params.csv", trials.subjects, fit_)
     summary = {
-        "subjects": len(subjects),
-        "steps": int(np.asarray(trials["inputs"]).shape[1]),
+        **_summary(trials, result),
         "objective": fit_.objective_kind,
         "converged": int(np.sum(fit_.converged)),
-        "input_log_likelihood": [float(v) for v in loglik],
         "fit_log_likelihood": [float(v) for v in np.atleast_1d(fit_.log_likelihood)],
         "seconds": seconds,
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
-    figures = folder / "figures"
-    paths = [plot_trajectories(result, figures / "beliefs.png", series=0,
-                               title=f"HGF beliefs ({subjects[0] or 'subject 0'})")]  # fmt: skip
-    if len(subjects) > 1:
-        paths.append(plot_surprise(result, figures / "surprise.png"))
+    paths = _write_results(folder, trials, result, f"HGF {model} fitted")
     rows = []
     for name in fit_.names:
         v, se = np.atleast_1d(fit_.values[name]), np.atleast_1d(fit_.stderr[name])
@@ -265,14 +307,81 @@ def fit(
         rows.append((name, text))
     from latentinfer.cli import _print_table
 
-    _print_table(
-        f"HGF {model} fitted to {len(subjects)} subject(s) in {seconds:.1f} s",
-        rows,
-        ("parameter", "estimate"),
-    )
-    console.print(f"converged: {summary['converged']}/{len(subjects)}; run folder: {folder}")
+    n = len(trials.subjects)
+    _print_table(f"HGF {model} fitted to {n} subject(s) in {seconds:.1f} s", rows,
+                 ("parameter", "estimate"))  # fmt: skip
+    console.print(f"converged: {summary['converged']}/{n}; run folder: {folder}")
     for p in paths:
         console.print(f"figure: {p}")
+
+
+@app.command("filter")
+def filter_(
+    data: _Data,
+    model: _Layout = "continuous2",
+    update_type: _Update = "eHGF",
+    input_column: _Inputs = None,
+    subject_column: _Subjects = None,
+    time_column: _Times = None,
+    param: _Params = None,
+    run_dir: _RunDir = None,
+) -> None:
+    """Filter each subject's inputs under given parameters (no fitting); write a run folder
+    with beliefs.csv, summary.json (log-likelihood and pyhgf's surprise) and figures."""
+    trials, _ = _load(
+        data,
+        input_column=input_column,
+        response_column=None,
+        subject_column=subject_column,
+        time_column=time_column,
+        response_model=None,
+    )
+    params = _parse_values(param, flag="--param")
+    hgf = _model(model, update_type, params)
+    folder = run_dir or Path("runs") / f"hgf-{data.stem}"
+    try:
+        result = _filter(hgf, trials)
+    except LatentInferError as exc:
+        raise _in_file_terms(exc, trials) from None
+    _run_folder(folder)
+    config = {
+        "command": "hgf filter",
+        "data": str(data),
+        "model": model,
+        "update_type": update_type,
+        "input_columns": list(input_column or ["input"]),
+        "params": params,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
+    summary = _summary(trials, result)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    paths = _write_results(folder, trials, result, f"HGF {model}")
+    loglik = summary["input_log_likelihood"]
+    console.print(
+        f"filtered {len(trials.subjects)} subject(s); log-likelihood {sum(loglik):.4g} "
+        f"(pyhgf surprise {sum(summary['pyhgf_surprise']):.4g}); run folder: {folder}"
+    )
+    for p in paths:
+        console.print(f"figure: {p}")
+
+
+def _filter(hgf: Any, trials: Any) -> Any:
+    return hgf.filter(
+        trials.inputs,
+        observed=trials.observed,
+        time_steps=trials.time_steps,
+        surprise=("nlpd", "pyhgf"),
+    )
+
+
+def _summary(trials: Any, result: Any) -> dict[str, Any]:
+    return {
+        "subjects": len(trials.subjects),
+        "names": trials.subjects,
+        "trials": trials.lengths,
+        "input_log_likelihood": [float(v) for v in np.atleast_1d(result.log_likelihood)],
+        "pyhgf_surprise": [float(v) for v in np.atleast_1d(result.surprise("pyhgf"))],
+    }
 
 
 def _write_params(path: Path, subjects: list[str], fit_: Any) -> None:
@@ -289,55 +398,73 @@ def _write_params(path: Path, subjects: list[str], fit_: Any) -> None:
 _BELIEF_COLUMNS = ("mean", "precision", "expected_mean", "expected_precision")
 
 
-def _write_beliefs(path: Path, trials: dict[str, Any], result: Any) -> None:
+def _write_beliefs(path: Path, trials: Any, result: Any) -> None:
+    """One row per trial: each node's beliefs under pyhgf's level names (``x2_mean``, ...),
+    the per-trial surprise and whether the input was observed."""
     traj = result.node_trajectories
-    nodes = [i for i in result.structure.state_nodes]
+    nodes = list(result.structure.state_nodes)
+    observed = np.asarray(trials.observed)
+    if observed.ndim == 3:  # several inputs: a trial is observed if all its inputs are
+        observed = observed.min(axis=2)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        header = ["subject", "step"]
+        header = ["subject", "trial"]
         for i in nodes:
-            header += [f"x{i}_{q}" for q in _BELIEF_COLUMNS]
-        header.append("surprise")
+            header += [f"{result.label(i)}_{q}" for q in _BELIEF_COLUMNS]
+        header += ["surprise", "observed"]
         w.writerow(header)
         surprise = np.atleast_2d(np.asarray(result.surprise_per_step("nlpd")))
         cols = {
             (i, q): np.atleast_2d(np.asarray(traj[i][q])) for i in nodes for q in _BELIEF_COLUMNS
         }
-        for s, subject in enumerate(trials["subjects"]):
-            for t in range(trials["lengths"][s]):
-                row: list[Any] = [subject, t]
+        for s, subject in enumerate(trials.subjects):
+            for t in range(trials.lengths[s]):
+                row: list[Any] = [subject, t + 1]
                 for i in nodes:
                     row += [f"{cols[(i, q)][s, t]:.10g}" for q in _BELIEF_COLUMNS]
-                row.append(f"{surprise[s, t]:.10g}")
+                row += [f"{surprise[s, t]:.10g}", int(observed[s, t])]
                 w.writerow(row)
 
 
 @app.command("simulate")
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="The CSV file to write.")],
-    model: Annotated[str, typer.Option(help=f"The HGF layout: {LAYOUT_HELP}")] = "binary3",
+    model: _Layout = "binary3",
     steps: Annotated[int, typer.Option(help="Trials per subject.")] = 300,
     subjects: Annotated[int, typer.Option(help="Number of subjects.")] = 1,
-    param: Annotated[
-        list[str] | None, typer.Option(help="Parameter value NAME=VALUE (repeatable).")
-    ] = None,
+    param: _Params = None,
     inverse_temperature: Annotated[
         float | None,
         typer.Option(help="Also simulate binary choices (unit-square sigmoid) with this ζ."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
 ) -> None:
-    """Simulate trials from an HGF's own predictive (and optionally choices) into a CSV."""
+    """Simulate trials from an HGF's own predictive (and optionally choices) into a CSV
+    that `latentinfer hgf fit` reads."""
     import torch
 
+    from latentinfer.core.errors import NonFiniteError
+
+    check_number(steps, name="--steps", low=1, integer=True)
+    check_number(subjects, name="--subjects", low=1, integer=True)
+    if out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a folder; pass the CSV file to write.")
     hgf = _model(model, "eHGF", _parse_values(param, flag="--param"))
-    u = hgf.simulate(steps, batch=subjects, seed=seed).reshape(subjects, steps)
-    responses = None
     if inverse_temperature is not None:
         if hgf.model_type != "binary":
             raise ConfigError("--inverse-temperature simulates binary choices: use a binary model.")
         if not inverse_temperature > 0:
             raise ConfigError(f"--inverse-temperature must be positive; got {inverse_temperature}.")
+    try:
+        u = hgf.simulate(steps, batch=subjects, seed=seed).reshape(subjects, steps)
+    except NonFiniteError as exc:
+        message = re.sub(r"series (\d+)", lambda m: f"subject s{m.group(1)}", str(exc))
+        message = re.sub(r"at step (\d+)", lambda m: f"at trial {int(m.group(1)) + 1}", message)
+        raise NonFiniteError(
+            message.replace("fewer steps", "fewer --steps"), step=exc.step, part=exc.part
+        ) from None
+    responses = None
+    if inverse_temperature is not None:
         p = torch.as_tensor(hgf.filter(u).node_trajectories[0]["expected_mean"]).reshape(
             subjects, steps
         )

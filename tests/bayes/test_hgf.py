@@ -368,7 +368,7 @@ def test_unknown_names_and_out_of_domain_parameters_get_clear_errors() -> None:
     assert HGF.from_name("continuous12").n_levels == 12  # any depth, two digits too
     with pytest.raises(ConfigError, match="eta0, eta1: only pyhgf's defaults"):
         HGF(model_type="binary", eta1=2.0)
-    with pytest.raises(NonFiniteError, match="simulation diverged: series 0 .* at step"):
+    with pytest.raises(NonFiniteError, match=r"simulation diverged: series 0 .* at step"):
         HGF(n_levels=3, tonic_volatility={"2": 2.0}).simulate(300, seed=0)
 
 

@@ -46,7 +46,10 @@ def test_simulate_then_fit_through_the_fit_command(tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
     assert summary["subjects"] == 3 and summary["objective"] == "response"
     beliefs = _rows(run / "beliefs.csv")
-    assert len(beliefs) == 360 and "x2_mean" in beliefs[0]
+    # binary3's levels by pyhgf's names: x1 the binary input, x2 and x3 above it
+    assert len(beliefs) == 360 and {"x2_mean", "x3_precision"} <= set(beliefs[0])
+    assert "x4_mean" not in beliefs[0] and beliefs[0]["trial"] == "1"
+    assert (run / "figures" / "surprise.png").is_file()
 
 
 def test_continuous_fit_with_uneven_subjects(tmp_path: Path) -> None:
@@ -81,7 +84,27 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     [
         (("fit", "hgf", "--data", "/nonexistent.csv"), "is not a file"),
         (("hgf", "fit", "--data", "{csv}", "--model", "gauss2"), "unknown HGF layout"),
-        (("hgf", "fit", "--data", "{csv}", "--input-column", "u"), "has no column(s) ['u']"),
+        (("hgf", "fit", "--data", "{csv}", "--input-column", "u"), "--input-column 'u' is not a"),
+        (("hgf", "fit", "--data", "{csv}", "--subject-column", "id"), "--subject-column 'id'"),
+        (("hgf", "filter", "--data", "{csv}", "--time-column", "dt"), "--time-column 'dt' is not"),
+        (("hgf", "fit", "--data", "{csv}", "--free", "inverse_temperature"), "--response-model"),
+        (("hgf", "fit", "--data", "{csv}", "--param", "omega_2=1"), "--param omega_2=1: unknown"),
+        (("hgf", "fit", "--data", "{csv}", "--max-steps", "-1"), "--max-steps must"),
+        (("hgf", "simulate", "--out", "{dir}", "--steps", "5"), "is a folder"),
+        (("hgf", "simulate", "--out", "{dir}/x.csv", "--steps", "0"), "--steps must"),
+        (
+            (
+                "hgf",
+                "simulate",
+                "--out",
+                "{dir}/x.csv",
+                "--model",
+                "continuous3",
+                "--param",
+                "tonic_volatility_2=2",
+            ),
+            "diverged: subject s0 drew a non-finite input at trial",
+        ),
         (("hgf", "fit", "--data", "{csv}", "--free", "omega"), "unknown parameter name"),
         (("hgf", "fit", "--data", "{csv}", "--response-model", "gaussian"), "needs responses"),
         (("hgf", "fit", "--data", "{csv}", "--param", "x"), "--param takes NAME=VALUE"),
@@ -93,13 +116,59 @@ def test_bad_arguments_fail_in_one_line(
 ) -> None:
     data = tmp_path / "in.csv"
     data.write_text("input\n0.1\n0.2\n0.15\n")
-    result = _cli(*(a.replace("{csv}", str(data)) for a in args))
+    result = _cli(*(a.replace("{csv}", str(data)).replace("{dir}", str(tmp_path)) for a in args))
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error:") and message in lines[0], lines[0]
 
 
+def test_the_file_format_missing_inputs_blank_lines_and_line_numbers(tmp_path: Path) -> None:
+    # blank lines are skipped but counted; an empty input is a missing one, skipped
+    data = tmp_path / "gaps.csv"
+    data.write_text("input,time_step\n0.1,1\n\n0.2,1\n,2\n0.15,1\nnan,1\n0.12,1\n")
+    run = tmp_path / "run"
+    out = _ok(["hgf", "filter", "--data", str(data), "--run-dir", str(run)])
+    assert "filtered 1 subject(s)" in out
+    beliefs = _rows(run / "beliefs.csv")
+    assert [b["observed"] for b in beliefs] == ["1", "1", "0", "1", "0", "1"]
+    assert [b["subject"] for b in beliefs] == ["s0"] * 6  # a named series without a column
+    # the figures of a one-subject run are both written; nothing stale is kept
+    assert {p.name for p in (run / "figures").iterdir()} == {"beliefs.png", "surprise.png"}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["trials"] == [6] and len(summary["pyhgf_surprise"]) == 1
+    data.write_text("input,time_step\n0.1,1\n\n0.2,0\n")
+    result = _cli("hgf", "filter", "--data", str(data), "--run-dir", str(run))
+    assert "line 4: column 'time_step' holds '0'" in result.stderr, result.stderr
+    data.write_text("input,observed\n0.1,1\n,1\n")
+    result = _cli("hgf", "filter", "--data", str(data), "--run-dir", str(run))
+    assert "line 3: column 'input' is empty but 'observed' is 1" in result.stderr
+
+
+def test_filter_errors_name_the_subject_trial_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "walk.csv"
+    rows = ["subject,input"] + [f"{s},{0.5 * (t % 7) * (1 + s)}" for s in (1, 2) for t in range(60)]
+    data.write_text("\n".join(rows) + "\n")
+    result = _cli("hgf", "filter", "--data", str(data), "--model", "continuous3",
+                  "--param", "tonic_volatility_2=1", "--run-dir", str(tmp_path / "r"))  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "[that is subject '" in result.stderr and "(line " in result.stderr, result.stderr
+
+
 def test_hgf_commands_have_help() -> None:
     assert "simulate" in _ok(["hgf", "--help"])
+    assert "time_step" in _ok(["hgf", "--help"])  # the CSV format is described
+    assert "--param" in _ok(["hgf", "filter", "--help"])
     assert "--response-model" in _ok(["hgf", "fit", "--help"])
+
+
+def test_read_trials_pads_subjects_and_names_positions(tmp_path: Path) -> None:
+    from latentinfer.bayes.hgf.trials import read_trials
+
+    data = tmp_path / "two.csv"
+    data.write_text("subject,a,b,observed\nx,1,2,1\ny,3,4,1\nx,5,,0\n")
+    trials = read_trials(data, input_columns=["a", "b"])
+    assert trials.subjects == ["x", "y"] and trials.lengths == [2, 1]
+    assert trials.inputs.shape == (2, 2, 2) and trials.observed[0, 1].tolist() == [0.0, 0.0]
+    assert trials.observed[1, 1].tolist() == [0.0, 0.0]  # padding is missing
+    assert trials.where(0, 1) == "subject 'x', trial 2 (line 4)"

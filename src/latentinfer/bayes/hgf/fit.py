@@ -36,7 +36,7 @@ from latentinfer.bayes.hgf.filtering import (
     param_tensors,
 )
 from latentinfer.bayes.hgf.network import Network, ParamKey, parameter_batch
-from latentinfer.bayes.hgf.responses import ResponseModel
+from latentinfer.bayes.hgf.responses import RESPONSE_PARAMETERS, ResponseModel
 from latentinfer.core.errors import ConfigError, NonFiniteError, ShapeError
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.validation import check_choice, check_number
@@ -339,6 +339,11 @@ def _setup(
     for n in names:
         if response is not None and n == response.parameter:
             keys.append(response.key)
+        elif n in RESPONSE_PARAMETERS:
+            raise ConfigError(
+                f"free names {n!r}, the parameter of the {RESPONSE_PARAMETERS[n]!r} response "
+                f"model; pass response_model={RESPONSE_PARAMETERS[n]!r} and the responses."
+            )
         else:
             keys.append(net.resolve(n))
     if len(set(keys)) != len(keys):

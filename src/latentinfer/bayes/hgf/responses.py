@@ -26,10 +26,12 @@ from latentinfer.bayes.hgf.network import ParamKey, Structure
 from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.validation import as_tensor, check_choice
 
-__all__ = ["RESPONSE_MODELS", "ResponseModel", "response_surprise"]
+__all__ = ["RESPONSE_MODELS", "RESPONSE_PARAMETERS", "ResponseModel", "response_surprise"]
 
 RESPONSE_MODELS = ("unit_square_sigmoid", "gaussian")
 _PARAMETER = {"unit_square_sigmoid": "inverse_temperature", "gaussian": "response_precision"}
+#: Each response model's parameter name → the model.
+RESPONSE_PARAMETERS = {v: k for k, v in _PARAMETER.items()}
 _DEFAULT = {"unit_square_sigmoid": 1.0, "gaussian": 1.0}
 LOG_2PI = math.log(2.0 * math.pi)
 
