@@ -120,21 +120,49 @@ def _make_model(model_cls: Any, seed: int, options: dict[str, Any]) -> Any:
     return model_cls(seed=seed, **options)
 
 
-def _check_run_folder(run_dir: Path, config: dict[str, Any], *, resume: bool) -> None:
-    """A resumed run must use the options it was created with."""
+def _check_run_folder(
+    run_dir: Path, config: dict[str, Any], *, resume: bool, model_cls: Any = None
+) -> None:
+    """A resumed run must use the options it was created with (an option typed at its
+    default value is the same run as one left out)."""
     saved_path = run_dir / RUN_CONFIG
     if not resume or not saved_path.is_file():
         return
     saved = json.loads(saved_path.read_text())
     config = json.loads(json.dumps(config))  # tuples → lists, as saved
-    keys = ("model", "data", "data_options", "model_options", "seed")
-    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if saved.get(k) != config[k]]
+    keys = [k for k in ("model", "data", "data_options", "task_options", "model_options",
+                        "seed") if k in config]  # fmt: skip
+
+    def same(key: str) -> bool:
+        if (
+            key == "model_options"
+            and model_cls is not None
+            and saved.get("model") == config["model"]
+        ):
+            return _with_defaults(model_cls, saved.get(key) or {}) == _with_defaults(
+                model_cls, config[key]
+            )
+        return bool(saved.get(key) == config[key])
+
+    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if not same(k)]
     if diff:
         raise ConfigError(
             f"cannot resume {str(run_dir)!r}: it was created with "
             + ", ".join(diff)
             + "; resume with the same options or choose a new --run-dir."
         )
+
+
+def _with_defaults(model_cls: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` completed with ``model_cls``'s constructor defaults, JSON-normalised."""
+    import inspect
+
+    defaults = {
+        n: p.default
+        for n, p in inspect.signature(model_cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return dict(json.loads(json.dumps({**defaults, **options}, default=repr)))
 
 
 def _dataset_arrays(ds: Any, model_cls: Any) -> tuple[Any, ...]:
@@ -152,10 +180,24 @@ def _dataset_arrays(ds: Any, model_cls: Any) -> tuple[Any, ...]:
     return (ds.X, torch.nn.functional.one_hot(ds.y, n_classes).float())
 
 
-def _print_table(title: str, rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> None:
+def _print_table(
+    title: str,
+    rows: Sequence[tuple[str, ...]],
+    headers: tuple[str, ...],
+    *,
+    one_line: bool = False,
+) -> None:
+    """A Rich table; ``one_line`` keeps each row on one line, cutting the last column."""
     table = Table(title=title, show_lines=False)
-    for h in headers:
-        table.add_column(h)
+    widths = [max([len(h), *(len(str(r[j])) for r in rows)]) for j, h in enumerate(headers)]
+    left = console.width - sum(widths[:-1]) - 3 * len(headers) - 1
+    for j, h in enumerate(headers):
+        if one_line and j < len(headers) - 1:  # whole; the last column takes what is left
+            table.add_column(h, no_wrap=True, width=widths[j])
+        elif one_line:
+            table.add_column(h, no_wrap=True, overflow="ellipsis", max_width=max(left, 12))
+        else:
+            table.add_column(h)
     for r in rows:
         table.add_row(*r)
     console.print(table)
@@ -173,17 +215,19 @@ def list_methods(
     from latentinfer import methods
 
     rows = methods.by_family(family) if family else methods.METHODS
-    if full:
-        _print_table(
-            "latentinfer methods",
-            [(m.name, m.object_path, m.test, m.benchmark) for m in rows],
-            ("name", "code", "test", "benchmark"),
-        )
+    if full:  # whole paths, one block per method: a table would cut them
+        for m in rows:
+            console.print(f"[bold]{m.name}[/bold] ({m.family}, {m.kind}, {m.maturity})")
+            console.print(f"  paper:     {m.paper} ({m.year}), arXiv {m.arxiv}", highlight=False)
+            for label, value in (("code", m.object_path), ("test", m.test),
+                                 ("benchmark", m.benchmark)):  # fmt: skip
+                console.print(f"  {label + ':':<10} {value}", highlight=False)
         return
     _print_table(
-        "latentinfer methods",
-        [(m.name, m.family, m.kind, f"{m.paper} ({m.year})", m.arxiv, m.maturity) for m in rows],
-        ("name", "family", "kind", "paper", "arXiv", "maturity"),
+        "latentinfer methods (--full: papers, arXiv ids, code, tests, benchmarks)",
+        [(m.name, m.family, m.kind, m.maturity, f"{m.paper} ({m.year})") for m in rows],
+        ("name", "family", "kind", "maturity", "paper"),
+        one_line=True,
     )
 
 
@@ -210,6 +254,7 @@ def _fit_run(
     run_dir: Path,
     resume: bool,
     iwae_k: int,
+    test_episodes: int = 1000,
 ) -> dict[str, Any]:
     from latentinfer import data as data_mod
     from latentinfer.core.checkpoint import latest_checkpoint
@@ -217,6 +262,24 @@ def _fit_run(
 
     # Everything is checked before the run folder is touched.
     model_cls = _model_class(model_name)
+    from latentinfer.bayes.episodic import FewShotClassifier
+
+    if issubclass(model_cls, FewShotClassifier):  # learns from episodes, not a data matrix
+        from latentinfer.cli_fewshot import fit_fewshot
+
+        return fit_fewshot(
+            model_name,
+            model_cls,
+            data_name,
+            data_options=data_options,
+            model_options=model_options,
+            train_options=train_options,
+            seed=seed,
+            run_dir=run_dir,
+            resume=resume,
+            test_episodes=test_episodes,
+            run_config=RUN_CONFIG,
+        )
     check_number(iwae_k, name="--iwae-k", low=1, integer=True)
     try:
         ds = data_mod.load(data_name, **data_options)
@@ -234,7 +297,7 @@ def _fit_run(
         "seed": seed,
         "test_fraction": 0.2,
     }
-    _check_run_folder(run_dir, config, resume=resume)
+    _check_run_folder(run_dir, config, resume=resume, model_cls=model_cls)
     if not resume and latest_checkpoint(run_dir / "checkpoints") is not None:
         raise ConfigError(
             f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
@@ -305,6 +368,9 @@ def fit(
         bool, typer.Option(help="Continue from the run folder's last checkpoint.")
     ] = False,
     iwae_k: Annotated[int, typer.Option(help="Importance samples for the held-out NLL.")] = 100,
+    test_episodes: Annotated[
+        int, typer.Option(help="Held-out episodes of a few-shot model (niw_meta).")
+    ] = 1000,
 ) -> None:
     """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder.
 
@@ -349,6 +415,7 @@ def fit(
         run_dir=folder,
         resume=resume,
         iwae_k=iwae_k,
+        test_episodes=test_episodes,
     )
     if not is_main_process():
         return
@@ -394,6 +461,14 @@ def _diagnose_run(run_dir: Path, *, max_rows: int, with_dci: bool = True) -> Any
             "`latentinfer fit` or `latentinfer demo`."
         )
     cfg = json.loads(cfg_path.read_text())
+    command = cfg.get("command") or ("causal fit" if "method" in cfg else None)
+    if command is not None or not (run_dir / "model").exists():
+        what = f"a `latentinfer {command}` run" if command else "no saved model"
+        raise ValidationError(
+            f"RUN_DIR {str(run_dir)!r} holds {what}; `diagnose` reads the latent-variable "
+            "models of `latentinfer fit` and `latentinfer demo` (its results are in "
+            "summary.json and the folder's CSV files and figures)."
+        )
     model = LatentVariableModel.load(run_dir / "model")
     ds = data_mod.load(cfg["data"], **cfg.get("data_options", {}))
     _, test_ds = ds.split(cfg.get("test_fraction", 0.2), seed=cfg.get("seed", 0))
@@ -431,17 +506,23 @@ def _benchmark_scripts() -> dict[str, Path]:
     for root in roots:
         if root.is_dir():
             for p in sorted(root.glob("*/*.py")):
-                if not p.name.startswith("_"):
+                # helpers start with _, tools that write reference data with make_
+                if not p.name.startswith(("_", "make_")):
                     found.setdefault(p.stem, p)
     return found
 
 
-@app.command("bench")
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
+    ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Benchmark name (omit to list them).")] = None,
     quick: Annotated[bool, typer.Option(help="A small, fast version (a smoke run).")] = False,
 ) -> None:
-    """Run a benchmark script from benchmarks/ (they ship with the source repository)."""
+    """Run a benchmark script from benchmarks/ (they ship with the source repository).
+
+    Other options go to the script: every one takes ``--threads N`` (torch threads,
+    default 1) and ``--out FILE``; ``latentinfer bench NAME -- --help`` lists the rest.
+    """
     scripts = _benchmark_scripts()
     if name is None:
         _print_table("benchmarks", [(k, str(v)) for k, v in scripts.items()], ("name", "script"))
@@ -453,7 +534,7 @@ def bench(
                 "run this command from a clone of it."
             )
         raise ValidationError(f"unknown benchmark {name!r}; accepted: {', '.join(scripts)}.")
-    cmd = [sys.executable, str(scripts[name]), *(["--quick"] if quick else [])]
+    cmd = [sys.executable, str(scripts[name]), *(["--quick"] if quick else []), *ctx.args]
     raise typer.Exit(subprocess.call(cmd))
 
 
@@ -501,17 +582,27 @@ def demo(
         f"{s['activity']['active_units']} are active units; collapse: "
         f"{s['collapse']['verdict']}."
     )
+    ms = s["mean_vs_sampled"]
+    without = (
+        f"{ms['corr_mean_without_passive']:.3f} without the {ms['passive']} passive ones"
+        if ms["passive"] < 32
+        else "every variable is passive"
+    )
     console.print(
-        f"mean representations: |r| = {s['mean_vs_sampled']['corr_mean_all']:.3f} with all "
-        f"variables, {s['mean_vs_sampled']['corr_mean_without_passive']:.3f} without the "
-        f"{s['mean_vs_sampled']['passive']} passive ones (sampled: "
-        f"{s['mean_vs_sampled']['corr_sampled_all']:.3f})."
+        f"mean representations: |r| = {ms['corr_mean_all']:.3f} between variables, "
+        f"{without} (sampled: {ms['corr_sampled_all']:.3f}). A passive variable's posterior "
+        "is the prior for every input (variance ≈ 1), an active one's is narrow; the "
+        "near-constant means of passive variables inflate the correlation."
     )
     if "disentanglement" in s:
         console.print(f"MIG against the digit class: {s['disentanglement']['mig']:.3f}")
     for name, path in report.figures.items():
         console.print(f"figure {name}: {path}")
-    console.print(f"run folder: {run_dir}  (try: latentinfer diagnose {run_dir})")
+    console.print(
+        f"run folder: {run_dir}  (next: latentinfer diagnose {run_dir}; to train it further, "
+        f"latentinfer fit ardvae --data digits --latent-dim 32 --run-dir {run_dir} --resume "
+        f"--epochs N)"
+    )
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ training metrics, checkpoints and the fitted model.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,9 +85,22 @@ def make_estimator(
         "tlearner": lambda: causal.TLearner(regressor, **options),
         "slearner": lambda: causal.SLearner(regressor, **options),
     }
+    classes = {"vluci": causal.VLUCI, "cevae": causal.CEVAE, "ols": causal.OLS,
+               "tlearner": causal.TLearner, "slearner": causal.SLearner}  # fmt: skip
+    accepted = [
+        n
+        for n in inspect.signature(classes[method].__init__).parameters
+        if n not in ("self", "seed", "base_estimator", "proxies", "model", "model_treated")
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"--model-option: {method} has no option(s) {unknown}; accepted: "
+            f"{', '.join(accepted) or 'none'}."
+        )
     try:
         return factories[method]()
-    except TypeError as exc:
+    except TypeError as exc:  # pragma: no cover - the names were checked above
         raise ConfigError(f"--model-option for {method}: {exc}") from None
 
 
@@ -97,13 +112,14 @@ def gives_intervals(estimator: Any) -> bool:
 
 
 def read_csv(path: Path, *, outcome: str, treatment: str, covariates: list[str] | None) -> Any:
-    """``(Y, T, X, names)`` from a CSV file with a header row."""
+    """``(Y, T, X, names)`` from a CSV file with a header row (blank lines are skipped;
+    errors give the file's own line numbers)."""
     if not path.is_file():
         raise ValidationError(f"--data {str(path)!r} is not a file or a data set name.")
     with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
+        reader = csv.reader(fh)
+        fields = [h.strip() for h in next(reader, [])]
+        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     if not rows:
         raise ValidationError(f"--data {str(path)!r} has no rows.")
     for flag, col in (("--outcome", outcome), ("--treatment", treatment)):
@@ -115,17 +131,31 @@ def read_csv(path: Path, *, outcome: str, treatment: str, covariates: list[str] 
     missing = [c for c in names if c not in fields]
     if missing:
         raise ValidationError(f"--covariate {missing} not in {str(path)!r} (columns: {fields}).")
-    table = np.empty((len(rows), 2 + len(names)))
-    for i, row in enumerate(rows):
-        for j, col in enumerate([outcome, treatment, *names]):
-            raw = (row.get(col) or "").strip()
+    columns = [outcome, treatment, *names]
+    index = [fields.index(c) for c in columns]
+    table = np.empty((len(rows), len(columns)))
+    for i, (line, row) in enumerate(rows):
+        for j, (col, k) in enumerate(zip(columns, index)):
+            raw = row[k].strip() if k < len(row) else ""
             try:
                 table[i, j] = float(raw)
             except ValueError:
                 raise ValidationError(
-                    f"--data {str(path)!r}, line {i + 2}: column {col!r} holds {raw!r}, not a "
+                    f"--data {str(path)!r}, line {line}: column {col!r} holds {raw!r}, not a "
                     "number."
                 ) from None
+            if not math.isfinite(table[i, j]):
+                raise ValidationError(
+                    f"--data {str(path)!r}, line {line}: column {col!r} holds {raw!r}; the "
+                    "estimators need finite numbers (impute or drop the row)."
+                )
+    bad = ~np.isin(table[:, 1], (0.0, 1.0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValidationError(
+            f"--treatment {treatment!r} must be a binary column coded 0/1; line {rows[i][0]} "
+            f"holds {table[i, 1]:g}. Pick the treatment column with --treatment."
+        )
     return table[:, 0], table[:, 1], table[:, 2:], names
 
 
@@ -150,6 +180,44 @@ def _parse_proxies(raw: str | None, known: tuple[int, ...]) -> tuple[int, ...] |
         raise ConfigError(
             f"--proxies takes auto, none or column indices like 5,6,7; got {raw!r}."
         ) from None
+
+
+#: What a resumed run must share with the run it continues.
+_RUN_KEYS = ("method", "data", "data_options", "base", "proxies", "model_options",
+             "test_fraction", "seed", "covariates")  # fmt: skip
+
+
+def _check_run_folder(
+    folder: Path, config: dict[str, Any], *, resume: bool, estimator_cls: Any
+) -> None:
+    """Refuse a folder that holds a run unless resuming it with the options it was made with
+    (an option typed at its default value counts as left out)."""
+    from latentinfer.cli import _with_defaults
+
+    saved_path = folder / "config.json"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--run-dir {str(folder)!r} is a file; pass a folder.")
+    if not saved_path.is_file():
+        return
+    if not resume:
+        raise ConfigError(
+            f"run folder {str(folder)!r} already holds a run; choose a new --run-dir (or pass "
+            f"--resume to continue a {' or '.join(LATENT)} run)."
+        )
+    saved = json.loads(saved_path.read_text())
+    now = json.loads(json.dumps(config, default=str))
+    diff = []
+    if saved.get("method") == now["method"]:
+        was = _with_defaults(estimator_cls, saved.get("model_options") or {})
+        is_ = _with_defaults(estimator_cls, now["model_options"])
+        diff = [f"{k}={was.get(k)!r} (now {is_.get(k)!r})" for k in is_ if was.get(k) != is_[k]]
+        saved["model_options"] = now["model_options"]  # compared above, option by option
+    diff += [f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in _RUN_KEYS if saved.get(k) != now[k]]
+    if diff:
+        raise ConfigError(
+            f"cannot resume {str(folder)!r}: it was created with {', '.join(diff)}; resume "
+            "with the same options or choose a new --run-dir."
+        )
 
 
 @app.command("fit")
@@ -213,23 +281,27 @@ def fit(
         y, t, x, names = read_csv(
             Path(data), outcome=outcome, treatment=treatment, covariates=covariate
         )
+    if method not in LATENT and (epochs is not None or resume):
+        raise ConfigError(f"--epochs and --resume apply to the latent models {LATENT}.")
     fit_rows, test_rows = _split(len(y), test_fraction, seed)
+    model_options = _parse_options(model_option, flag="--model-option")
     estimator = make_estimator(
         method,
         base=base,
         proxies=_parse_proxies(proxies, known_proxies) if method == "vluci" else None,
-        options=_parse_options(model_option, flag="--model-option"),
+        options=model_options,
         seed=seed,
     )
     label = Path(data).stem if Path(data).suffix else data
     folder = run_dir or Path("runs") / f"causal-{method}-{label}-{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
     config = {
+        "command": "causal fit",
         "method": method,
         "data": data,
         "data_options": data_options,
         "base": base,
         "proxies": getattr(estimator, "proxies", None),
+        "model_options": model_options,
         "test_fraction": test_fraction,
         "alpha": alpha,
         "seed": seed,
@@ -237,14 +309,14 @@ def fit(
         "n_test": len(test_rows),
         "covariates": names,
     }
+    _check_run_folder(folder, config, resume=resume, estimator_cls=type(estimator))
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config, indent=1, default=str))
     fit_kwargs: dict[str, Any] = {}
     if method in LATENT:
         fit_kwargs = {"run_dir": folder, "resume": resume, "progress": progress}
         if epochs is not None:
             fit_kwargs["max_epochs"] = epochs
-    elif epochs is not None or resume:
-        raise ConfigError(f"--epochs and --resume apply to the latent models {LATENT}.")
     started = time.time()
     estimator.fit(y[fit_rows], t[fit_rows], X=x[fit_rows], **fit_kwargs)
     seconds = time.time() - started

@@ -142,7 +142,7 @@ def _load_model(where: Path) -> tuple[Any, Any]:
 # ---------------------------------------------------------------------------- commands
 @app.command("train")
 def train_cmd(
-    trainer: Annotated[str, typer.Argument(help="Trainer: sft (and any registered one).")],
+    trainer: Annotated[str, typer.Argument(help=f"Trainer: {', '.join(TRAINERS)}.")],
     task: Annotated[str, typer.Option(help="Task: arithmetic, bayesnet or jsonl.")] = "arithmetic",
     task_option: Annotated[
         list[str] | None,

@@ -24,7 +24,9 @@ def _ok(args: list[str]) -> str:
 
 def test_list_and_data() -> None:
     out = _ok(["list"])
-    assert "ardvae" in out and "2501.10901" in out
+    assert "ardvae" in out and all(len(line) <= 80 for line in out.splitlines())  # one row each
+    full = _cli("list", "--full")  # whole paths and ids, not cut to the terminal
+    assert "2501.10901" in full.stdout and "benchmarks/vae/speed_vs_pythae.py" in full.stdout
     assert "ardvae" in _ok(["list", "--family", "vae"])
     assert "sprites" in _ok(["data"])
 
@@ -96,8 +98,26 @@ def test_fit_resume_and_options(tmp_path: Path) -> None:
         "4",
     ]
     _ok(args)
-    _ok([*args[:-4], "--epochs", "3", "--run-dir", str(run), "--resume", "--iwae-k", "4"])
+    # an option typed at its default value (VAE's latent_dim=16) is the same run
+    resumed = [*args[:-4], "--latent-dim", "16", "--epochs", "3", "--run-dir", str(run)]
+    _ok([*resumed, "--resume", "--iwae-k", "4"])
     assert json.loads((run / "summary.json").read_text())["epochs"] == 3
+
+
+def test_fit_a_few_shot_model_on_episodes(tmp_path: Path) -> None:
+    # niw_meta learns from episodes, not a data matrix: digits' 10 classes give 5 test
+    # classes for 5-way episodes; the summary holds the held-out episode accuracy
+    run = tmp_path / "niw"
+    args = ["fit", "niw_meta", "--data", "digits", "--model-option", "n_episodes=8",
+            "--test-episodes", "20", "--run-dir", str(run)]  # fmt: skip
+    out = _ok(args)
+    summary = json.loads((run / "summary.json").read_text())
+    assert "test_accuracy" in out and 0.2 < summary["test_accuracy"] <= 1.0
+    assert summary["episodes"].startswith("5-way 1-shot")
+    again = _cli(*args)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    epochs = _cli("fit", "niw_meta", "--data", "digits", "--epochs", "2")
+    assert epochs.returncode == 2 and "--model-option n_episodes" in epochs.stderr
 
 
 def test_conditional_model_uses_labels(tmp_path: Path) -> None:
@@ -134,9 +154,11 @@ def test_demo_run_twice_makes_a_new_folder(tmp_path: Path, monkeypatch: pytest.M
     assert (tmp_path / "runs/demo-ardvae-digits-2/summary.json").is_file()
 
 
-def test_bench_lists_scripts() -> None:
+def test_bench_lists_scripts_and_forwards_their_options() -> None:
     out = _ok(["bench"])
-    assert "ard_relevance" in out
+    assert "ard_relevance" in out and "make_hgf_reference" not in out  # a tool, not a bench
+    shown = _cli("bench", "mopps_filter", "--", "--threads", "2", "--help")
+    assert shown.returncode == 0 and "--threads THREADS" in shown.stdout, shown.stderr
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -60,7 +60,41 @@ def test_bad_arguments_get_one_line_errors(tmp_path: Path) -> None:
         (["causal", "fit", "ols", "--data", str(tmp_path / "x.csv")], "not a file"),
         (["causal", "fit", "ols", "--data", "confounded", "--epochs", "3"], "latent models"),
         (["causal", "fit", "vluci", "--data", "confounded", "--proxies", "a,b"], "--proxies"),
+        (
+            ["causal", "fit", "ols", "--data", "confounded", "--model-option", "foo=1"],
+            "ols has no option(s) ['foo']; accepted: interactions",
+        ),
     ):
         result = runner.invoke(app, [*args, "--run-dir", str(tmp_path / "r")])
         assert result.exit_code != 0
         assert message in str(result.exception) + result.output, (args, result.output)
+    assert not (tmp_path / "r").exists()  # nothing is written before the options are checked
+
+
+def test_csv_errors_name_the_flag_and_the_files_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("y,t,x\n1.0,0,0.5\n\n2.0,0.5,0.1\n")  # a blank line 3, then line 4
+    result = runner.invoke(app, ["causal", "fit", "ols", "--data", str(path)])
+    assert "--treatment 't' must be a binary column coded 0/1; line 4" in str(result.exception)
+    path.write_text("y,t,x\n1.0,0,0.5\n\n2.0,1,abc\n")
+    result = runner.invoke(app, ["causal", "fit", "ols", "--data", str(path)])
+    assert "line 4: column 'x' holds 'abc'" in str(result.exception)
+
+
+def test_run_folders_are_protected_and_resumed_with_their_options(tmp_path: Path) -> None:
+    run = tmp_path / "ols"
+    _ok(["causal", "fit", "ols", "--data", "confounded", "--run-dir", str(run)])
+    before = (run / "summary.json").read_text()
+    again = runner.invoke(app, ["causal", "fit", "ols", "--data", "confounded", "--run-dir",
+                                str(run)])  # fmt: skip
+    assert "already holds a run" in str(again.exception)
+    assert (run / "summary.json").read_text() == before
+    diagnosed = runner.invoke(app, ["diagnose", str(run)])
+    assert "holds a `latentinfer causal fit` run" in str(diagnosed.exception)
+    latent = tmp_path / "cevae"
+    base = ["causal", "fit", "cevae", "--data", "confounded", "--run-dir", str(latent),
+            "--no-progress", "--model-option", "latent_dim=4"]  # fmt: skip
+    _ok([*base, "--epochs", "1"])
+    other = runner.invoke(app, [*base[:-1], "latent_dim=5", "--epochs", "2", "--resume"])
+    assert "created with latent_dim=4 (now 5)" in str(other.exception)
+    _ok([*base, "--epochs", "2", "--resume"])

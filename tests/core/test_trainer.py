@@ -227,6 +227,21 @@ def test_tensorboard_tracker_writes_events(tmp_path: Path) -> None:
     assert list(tmp_path.rglob("events.out.tfevents.*"))
 
 
+def test_a_tracker_whose_package_is_missing_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Accelerate drops such a tracker silently; the run would log nowhere without a word
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    cfg = TrainConfig(max_epochs=1, batch_size=8, trackers=("mlflow",), **QUIET)
+    with pytest.raises(ConfigError, match=r"need the package\(s\) \['mlflow'\].*pip install"):
+        train(Regression(), regression_data(n=16), cfg, seed=0, run_dir=tmp_path)
+
+
 def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
     data = regression_data(n=32)
     train(Regression(), data, TrainConfig(max_epochs=2, batch_size=8, progress=True), seed=0)

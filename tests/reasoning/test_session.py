@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from latentinfer.core.errors import ConfigError
 from latentinfer.core.metrics import MetricsWriter, read_metrics
 from latentinfer.reasoning import char_tokenizer, tiny_lm
 from latentinfer.reasoning._session import StepLog, TrainerSession
@@ -59,3 +60,24 @@ def test_checkpoints_fall_every_k_steps_and_only_with_a_folder(
     )
     assert not run.resumed
     assert [s for s in range(1, 5) if run.checkpoint_due(s, every)] == due
+
+
+def test_a_fresh_fit_over_a_folder_with_checkpoints_is_refused(tmp_path: Path) -> None:
+    # without resume=True a second fit would overwrite the first one's checkpoints
+    tok = char_tokenizer()
+
+    def open_run(resume: bool) -> TrainerSession:
+        return TrainerSession.open(
+            GRPOConfig(progress=False),
+            tiny_lm(tok, d_model=16, n_layers=1, n_heads=2),
+            4,
+            Processes("cpu"),
+            run_dir=tmp_path,
+            resume=resume,
+            trajectory=(),
+        )
+
+    open_run(False).save(1, {})
+    with pytest.raises(ConfigError, match="already holds a run's checkpoints; pass resume=True"):
+        open_run(False)
+    assert open_run(True).resumed

@@ -188,6 +188,16 @@ def _make_accelerator(config: TrainConfig, run_dir: Path | None) -> Any:
             raise ConfigError(
                 f"trackers={list(config.trackers)} need a run folder; pass run_dir=... ."
             )
+        import importlib.util
+
+        # Accelerate drops a tracker whose package is missing without a word
+        packages = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+        absent = [t for t in config.trackers if importlib.util.find_spec(packages[t]) is None]
+        if absent:
+            raise ConfigError(
+                f"trackers={absent} need the package(s) {[packages[t] for t in absent]}, "
+                f"which are not installed: pip install {' '.join(packages[t] for t in absent)}."
+            )
         kwargs["log_with"] = list(config.trackers)
         kwargs["project_dir"] = str(run_dir)
     acc = Accelerator(**kwargs)

@@ -90,12 +90,13 @@ class TrainerSession:
                 against them before any folder is created).
             run_dir: the run folder, or ``None``.
             resume: continue from the newest checkpoint in ``run_dir`` (a fresh start when
-                there is none).
+                there is none); without it, a ``run_dir`` holding checkpoints is refused.
             trajectory: the options a resumed run must share with the checkpoint's.
             restore_optimizer: load the optimiser's state on resume.
             keep_initial: keep a copy of the model's weights as passed in (``initial``).
         """
         files = RunFiles(run_dir, keep=cfg.keep_checkpoints)
+        files.check_fresh(resume)
         g = procs.generator(cfg.seed)
         selector = make_selector(
             cfg.selector, n_examples, seed=derive_seed(cfg.seed, 2), **cfg.selector_options

@@ -304,6 +304,16 @@ class RunFiles:
         prune_checkpoints(self.checkpoints, self.keep)
         return path
 
+    def check_fresh(self, resume: bool) -> None:
+        """Refuse to start a new run over a folder that holds one (``resume=False`` would
+        otherwise overwrite its checkpoints and metrics)."""
+        if resume or self.checkpoints is None or latest_checkpoint(self.checkpoints) is None:
+            return
+        raise ConfigError(
+            f"run_dir {str(self.root)!r} already holds a run's checkpoints; pass resume=True "
+            "to continue it, or choose a new run_dir."
+        )
+
     def latest(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """``(state, meta)`` of the newest checkpoint, or ``None`` when there is none."""
         if self.checkpoints is None:

@@ -67,4 +67,15 @@ def get_task(name: str, **options: Any) -> Task:
         raise ConfigError(
             f"task {name!r} has no option(s) {unknown}; accepted: {', '.join(accepted)}."
         )
+    required = [
+        p.name
+        for p in params.values()
+        if p.name != "self" and p.default is inspect.Parameter.empty and p.name not in options
+    ]
+    if required:
+        raise ConfigError(
+            f"task {name!r} needs the option(s) {required}: pass "
+            + " ".join(f"{r}=..." for r in required)
+            + f" (on the command line: --task-option {required[0]}=...)."
+        )
     return cls(**options)

@@ -105,7 +105,8 @@ class JSONLTask(Task):
         pool = self._data[split]
         if n > len(pool):
             raise ValidationError(
-                f"n={n} but the {split} split has {len(pool)} record(s); lower n."
+                f"n={n} but the {split} split has {len(pool)} record(s); lower n (on the "
+                f"command line: --n-{split})."
             )
         order = list(range(len(pool)))
         random.Random(seed).shuffle(order)
