@@ -85,11 +85,12 @@ def make_estimator(
         "tlearner": lambda: causal.TLearner(regressor, **options),
         "slearner": lambda: causal.SLearner(regressor, **options),
     }
-    classes = {"vluci": causal.VLUCI, "cevae": causal.CEVAE, "ols": causal.OLS,
-               "tlearner": causal.TLearner, "slearner": causal.SLearner}  # fmt: skip
+    classes: dict[str, type] = {"vluci": causal.VLUCI, "cevae": causal.CEVAE,
+                                "ols": causal.OLS, "tlearner": causal.TLearner,
+                                "slearner": causal.SLearner}  # fmt: skip
     accepted = [
         n
-        for n in inspect.signature(classes[method].__init__).parameters
+        for n in inspect.signature(classes[method]).parameters
         if n not in ("self", "seed", "base_estimator", "proxies", "model", "model_treated")
     ]
     unknown = sorted(set(options) - set(accepted))
