@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -243,6 +244,17 @@ def list_data() -> None:
     )
 
 
+#: TrainConfig fields → the `fit` flags that set them.
+_TRAIN_FLAGS = {
+    "max_epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "mixed_precision": "--mixed-precision",
+    "checkpoint_every": "--checkpoint-every",
+    "trackers": "--tracker",
+}
+
+
 def _fit_run(
     model_name: str,
     data_name: str,
@@ -287,7 +299,13 @@ def _fit_run(
         raise ConfigError(f"--data-option: {exc}") from None
     train_ds, test_ds = ds.split(0.2, seed=seed)
     model = _make_model(model_cls, seed, model_options)
-    model._train_config(train_options)
+    try:
+        model._train_config(train_options)
+    except ConfigError as exc:  # name the flag, not the TrainConfig field
+        text = str(exc)
+        for field_name, flag in _TRAIN_FLAGS.items():
+            text = re.sub(rf"\b{field_name}\b", flag, text)
+        raise ConfigError(text) from None
     config = {
         "model": model_name,
         "data": data_name,
@@ -349,6 +367,13 @@ def fit(
     batch_size: Annotated[int | None, typer.Option(help="Rows per optimiser step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
     mixed_precision: Annotated[str | None, typer.Option(help="no or bf16.")] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Steps between checkpoints (default: at an epoch's end once 60 s have "
+            "passed; Ctrl-C also checkpoints the step it ends)."
+        ),
+    ] = None,
     tracker: Annotated[
         list[str] | None, typer.Option(help="Also log to tensorboard or mlflow (repeatable).")
     ] = None,
@@ -399,6 +424,7 @@ def fit(
         ("batch_size", batch_size),
         ("lr", lr),
         ("mixed_precision", mixed_precision),
+        ("checkpoint_every", checkpoint_every),
     ):
         if value is not None:
             train_options[key] = value

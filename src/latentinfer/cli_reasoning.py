@@ -132,9 +132,14 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _load_model(where: Path) -> tuple[Any, Any]:
+def _load_model(where: Path, *, flag: str = "--init") -> tuple[Any, Any]:
     from latentinfer.reasoning.lm import load_lm
 
+    if not where.exists():
+        raise ValidationError(
+            f"{flag} {str(where)!r} does not exist; pass a run folder of `latentinfer reason "
+            "train` (or a folder written by save_pretrained)."
+        )
     folder = where / "model" if (where / "model" / "config.json").is_file() else where
     return load_lm(folder)
 
@@ -294,6 +299,12 @@ def eval_cmd(
     if mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
     cfg = json.loads(cfg_path.read_text())
+    if "task" not in cfg or "trainer" not in cfg:
+        made_by = cfg.get("command") or (f"fit {cfg['model']}" if "model" in cfg else "?")
+        raise ValidationError(
+            f"RUN_DIR {str(run_dir)!r} holds a `latentinfer {made_by}` run, not one of "
+            "`latentinfer reason train`; `reason eval` scores reasoning models on their task."
+        )
     task = get_task(cfg["task"], **cfg.get("task_options", {}))
     n = n_test or cfg.get("n_test", 200)
     examples = task.examples("test", n, seed=cfg.get("seed", 0))

@@ -181,7 +181,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("fit", "collapse", "--data", "digits"), "is a diagnostic, not a model"),
         (("fit", "vae", "--data", "digits", "--hidden", "a,b"), "--hidden takes"),
         (("fit", "vae", "--data", "digits", "--data-option", "n"), "--data-option takes"),
-        (("fit", "vae", "--data", "digits", "--epochs", "0"), "max_epochs must lie"),
+        (("fit", "vae", "--data", "digits", "--epochs", "0"), "--epochs must lie"),
         (("diagnose", "/nonexistent/run"), "has no config.json"),
         (("bench", "nope"), "unknown benchmark"),
         (("fit", "vea", "--data", "digits"), "Did you mean 'vae'"),

@@ -59,12 +59,16 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         (["reason", "train", "sft", "--option", "stepz=3"], "no option(s) ['stepz']"),
         (["reason", "train", "sft", "--task-option", "digits=3"], "no option(s) ['digits']"),
         (["reason", "eval", str(tmp_path)], "RUN_DIR"),
+        (["reason", "train", "sft", "--task", "jsonl"], "--task-option train=..."),
+        (["reason", "train", "trice", "--init", str(tmp_path / "none")], "--init"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code != 0
         assert message in str(result.exception), (args, result.exception)
     assert "sft" in TRAINERS
+    listed = runner.invoke(app, ["reason", "train", "--help"]).output
+    assert all(name in listed for name in ("sft", "star", "trice", "grpo"))
 
 
 def test_train_trice_and_star_then_eval(tmp_path: Path) -> None:

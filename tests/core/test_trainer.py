@@ -115,6 +115,34 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert _train_losses(tmp_path / "straight") == _train_losses(tmp_path / "split")
 
 
+def test_ctrl_c_checkpoints_the_step_it_ends_and_resumes_exactly(tmp_path: Path) -> None:
+    # SIGINT at step 10 with checkpoints every 8 steps: the step is finished, checkpointed
+    # (step-00000010, not the last scheduled one at 8) and the run resumes to the same end
+    import os
+    import signal
+
+    data = _vae_data()
+    cfg = TrainConfig(max_epochs=100, max_steps=16, batch_size=16, patience=None,
+                      checkpoint_every=8, **QUIET)  # fmt: skip
+    straight = _vae()
+    train(straight, data, cfg, seed=7, run_dir=tmp_path / "straight")
+
+    class CtrlC:
+        def on_step_end(self, state: object, model: object) -> None:
+            if state.step == 10:  # type: ignore[attr-defined]
+                os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 10"):
+        train(_vae(), data, cfg, seed=7, run_dir=tmp_path / "split", callbacks=[CtrlC()])
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    ckpt = latest_checkpoint(tmp_path / "split" / "checkpoints")
+    assert ckpt is not None and ckpt.name == "step-00000010"
+    resumed = _vae(seed=99)
+    train(resumed, data, cfg, seed=7, run_dir=tmp_path / "split", resume=True)
+    assert torch.equal(_params(straight), _params(resumed))
+
+
 _KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, torch

@@ -752,8 +752,9 @@ class _Loop:
             completed=self.state.step,
         )
         stopped = self.state.stopped_early
+        interrupt = _InterruptAtStepEnd(self.run_dir is not None and self.n_proc == 1)
         try:
-            with self.progress:
+            with self.progress, interrupt:
                 while not stopped and self.state.step < self.total_steps:
                     epoch = self.state.step // self.steps_per_epoch
                     g = torch.Generator().manual_seed(derive_seed(self.seed, _EPOCH, epoch))
@@ -775,6 +776,13 @@ class _Loop:
                             stopped = self.end_epoch()
                         if save_now and not stopped:
                             self.save()
+                        if interrupt.pressed and not (last or stopped):
+                            self.flush()  # a checkpoint is only written after a clean flush
+                            self.save()
+                            raise KeyboardInterrupt(
+                                f"interrupted at step {self.state.step}; the run folder holds "
+                                "its checkpoint: resume=True (--resume) continues it exactly"
+                            )
                         if last or stopped:
                             break
                 self.flush()
@@ -807,6 +815,41 @@ class _Loop:
             return self.state.step % self.config.checkpoint_every == 0
         interval = self.config.checkpoint_interval_s
         return end_of_epoch and time.perf_counter() - self.last_save_time >= interval
+
+
+class _InterruptAtStepEnd:
+    """While active, the first Ctrl-C (SIGINT) only sets :attr:`pressed`, so that the loop
+    checkpoints at the end of the current step and stops; a second one interrupts at once
+    (checkpoint writes are atomic). Only for one process, in the main thread, with a run
+    folder: several processes would each stop at a different step."""
+
+    def __init__(self, enabled: bool) -> None:
+        import threading
+
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.pressed = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        self.pressed = True
+        signal.signal(signal.SIGINT, self._previous)  # a second press is a plain interrupt
+        logger.warning("interrupted: saving a checkpoint at the end of this step ...")
+
+    def __enter__(self) -> _InterruptAtStepEnd:
+        if self.enabled:
+            import signal
+
+            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled and not self.pressed:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _normalise(v: Any) -> Any:

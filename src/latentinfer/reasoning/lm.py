@@ -148,6 +148,12 @@ def load_lm(
     """
     transformers = require("transformers")
     where = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or where.startswith(("/", ".", "~"))
+    if (looks_like_path or where.count("/") > 1) and not Path(where).expanduser().exists():
+        raise ValidationError(
+            f"name_or_path {where!r} does not exist; pass a folder written by save_pretrained "
+            "(a run folder, or its model/) or the id of a model in the local Hugging Face cache."
+        )
     kwargs: dict[str, Any] = {"local_files_only": local_files_only, **model_kwargs}
     if dtype is not None:
         kwargs["dtype"] = dtype
