@@ -52,6 +52,7 @@ FAMILY_FIT: dict[str, tuple[tuple[str, ...], str]] = {
     "sft": (("reason", "train", "sft"), "--task"),
     "star": (("reason", "train", "star"), "--task"),
     "trice": (("reason", "train", "trice"), "--task"),
+    "grpo": (("reason", "train", "grpo"), "--task"),
 }
 
 RUN_CONFIG = "config.json"
@@ -401,7 +402,7 @@ def fit(
 
     ``latentinfer fit hgf --data FILE.csv --model binary3 ...`` runs ``latentinfer hgf fit``
     (see ``latentinfer hgf fit --help``); ``fit vluci|cevae`` runs ``latentinfer causal fit``;
-    ``fit sft|star|trice --data TASK`` runs ``latentinfer reason train ... --task TASK``.
+    ``fit sft|star|trice|grpo --data TASK`` runs ``latentinfer reason train ... --task TASK``.
     """
     if model in FAMILY_FIT:
         prefix, data_flag = FAMILY_FIT[model]

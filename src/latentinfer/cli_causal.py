@@ -247,6 +247,9 @@ def fit(
         list[str] | None,
         typer.Option("--model-option", help="Estimator option KEY=VALUE (repeatable)."),
     ] = None,
+    latent_dim: Annotated[
+        int | None, typer.Option(help="Latent models: dimensions of the latent confounder.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Latent models: most epochs.")] = None,
     alpha: Annotated[float, typer.Option(help="Intervals at level 1 − alpha.")] = 0.1,
     test_fraction: Annotated[float, typer.Option(help="Rows held out for scoring.")] = 0.2,
@@ -282,10 +285,14 @@ def fit(
         y, t, x, names = read_csv(
             Path(data), outcome=outcome, treatment=treatment, covariates=covariate
         )
-    if method not in LATENT and (epochs is not None or resume):
-        raise ConfigError(f"--epochs and --resume apply to the latent models {LATENT}.")
+    if method not in LATENT and (epochs is not None or resume or latent_dim is not None):
+        raise ConfigError(
+            f"--epochs, --resume and --latent-dim apply to the latent models {LATENT}."
+        )
     fit_rows, test_rows = _split(len(y), test_fraction, seed)
     model_options = _parse_options(model_option, flag="--model-option")
+    if latent_dim is not None:
+        model_options["latent_dim"] = latent_dim
     estimator = make_estimator(
         method,
         base=base,

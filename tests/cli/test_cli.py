@@ -185,6 +185,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("diagnose", "/nonexistent/run"), "has no config.json"),
         (("bench", "nope"), "unknown benchmark"),
         (("fit", "vea", "--data", "digits"), "Did you mean 'vae'"),
+        (("fit", "grpo", "--data", "nope"), "unknown task 'nope'"),  # forwarded to reason train
         (("fit", "vae", "--data", "digits", "--model-option", "foo=1"), "no option(s) ['foo']"),
         (("fit", "vae", "--data", "digits", "--iwae-k", "0"), "--iwae-k must lie"),
         (("fit", "vae", "--data", "linear", "--data-option", "n=x"), "--data-option: n must"),

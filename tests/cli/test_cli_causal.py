@@ -59,6 +59,7 @@ def test_bad_arguments_get_one_line_errors(tmp_path: Path) -> None:
         (["causal", "fit", "tlearner", "--data", "confounded", "--base", "none"], "needs a"),
         (["causal", "fit", "ols", "--data", str(tmp_path / "x.csv")], "not a file"),
         (["causal", "fit", "ols", "--data", "confounded", "--epochs", "3"], "latent models"),
+        (["causal", "fit", "ols", "--data", "confounded", "--latent-dim", "3"], "latent models"),
         (["causal", "fit", "vluci", "--data", "confounded", "--proxies", "a,b"], "--proxies"),
         (
             ["causal", "fit", "ols", "--data", "confounded", "--model-option", "foo=1"],
