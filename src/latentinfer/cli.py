@@ -337,6 +337,7 @@ def _fit_run(
         "data": data_name,
         "epochs": model.train_result_.epochs,
         "steps": model.train_result_.steps,
+        "stopped_early": model.train_result_.stopped_early,
         "best_val_loss": model.train_result_.best_val_loss,
         "test_nll": nll,
         "iwae_k": iwae_k,
@@ -625,11 +626,13 @@ def demo(
         console.print(f"MIG against the digit class: {s['disentanglement']['mig']:.3f}")
     for name, path in report.figures.items():
         console.print(f"figure {name}: {path}")
-    console.print(
-        f"run folder: {run_dir}  (next: latentinfer diagnose {run_dir}; to train it further, "
-        f"latentinfer fit ardvae --data digits --latent-dim 32 --run-dir {run_dir} --resume "
-        f"--epochs N)"
+    further = (
+        "it stopped early, when the held-out loss stopped improving"
+        if summary["stopped_early"]
+        else f"to train it further: latentinfer fit ardvae --data digits --latent-dim 32 "
+        f"--run-dir {run_dir} --resume --epochs N"
     )
+    console.print(f"run folder: {run_dir}  (next: latentinfer diagnose {run_dir}; {further})")
 
 
 def main() -> None:
