@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
-from latentinfer.core.trainer import is_main_process
+from latentinfer.core.trainer import check_trackers, is_main_process
 
 app = typer.Typer(
     name="latentinfer",
@@ -94,15 +94,19 @@ def _model_class(name: str) -> Any:
     from latentinfer import methods
 
     models = [m.name for m in methods.METHODS if m.kind == "model"]
+    listing = models + [k for k in FAMILY_FIT if k not in models]  # what `fit` takes
     if name not in models:
         rows = {m.name: m for m in methods.METHODS}
         if name in rows:
+            kind = rows[name].kind
+            article = "an" if kind[0] in "aeiou" else "a"
             raise ValidationError(
-                f"{name!r} is a {rows[name].kind}, not a model to fit; models: {', '.join(models)}."
+                f"{name!r} is {article} {kind}, not a model to fit; fit takes: "
+                f"{', '.join(listing)}."
             )
-        close = difflib.get_close_matches(name, models, n=1)
+        close = difflib.get_close_matches(name, listing, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValidationError(f"unknown model {name!r}; accepted: {', '.join(models)}.{hint}")
+        raise ValidationError(f"unknown model {name!r}; accepted: {', '.join(listing)}.{hint}")
     return methods.load_object(methods.get(name))
 
 
@@ -111,15 +115,36 @@ def _make_model(model_cls: Any, seed: int, options: dict[str, Any]) -> Any:
     import inspect
 
     accepted = [
-        n for n in inspect.signature(model_cls.__init__).parameters if n not in ("self", "seed")
+        n
+        for n in inspect.signature(model_cls.__init__).parameters
+        if n not in ("self", "seed", "train_config")  # train_config: the training flags
     ]
-    unknown = sorted(set(options) - set(accepted))
+    unknown = sorted(set(options) - set(accepted) - {"train_config"})
+    flags = [_MODEL_FLAGS[k] for k in unknown if k in _MODEL_FLAGS]
+    if flags:
+        raise ConfigError(f"{', '.join(flags)} does not apply to {model_cls.__name__}.")
     if unknown:
         raise ConfigError(
             f"--model-option: {model_cls.__name__} has no option(s) {unknown}; accepted: "
             f"{', '.join(accepted)}."
         )
-    return model_cls(seed=seed, **options)
+    try:
+        return model_cls(seed=seed, **options)
+    except ConfigError as exc:  # name the flag that set the option
+        text = str(exc)
+        for key, flag in _MODEL_FLAGS.items():
+            if key in options:
+                text = re.sub(rf"^{key}\b", flag, text)
+        raise ConfigError(text) from None
+
+
+#: Model options that `fit` sets from a flag of their own.
+_MODEL_FLAGS = {
+    "latent_dim": "--latent-dim",
+    "likelihood": "--likelihood",
+    "hidden": "--hidden",
+    "beta": "--beta",
+}
 
 
 def _check_run_folder(
@@ -301,7 +326,7 @@ def _fit_run(
     train_ds, test_ds = ds.split(0.2, seed=seed)
     model = _make_model(model_cls, seed, model_options)
     try:
-        model._train_config(train_options)
+        check_trackers(model._train_config(train_options).trackers)
     except ConfigError as exc:  # name the flag, not the TrainConfig field
         text = str(exc)
         for field_name, flag in _TRAIN_FLAGS.items():
@@ -483,6 +508,8 @@ def _diagnose_run(run_dir: Path, *, max_rows: int, with_dci: bool = True) -> Any
     from latentinfer.vae.base import LatentVariableModel
 
     cfg_path = run_dir / RUN_CONFIG
+    if not run_dir.exists():
+        raise ValidationError(f"RUN_DIR {str(run_dir)!r} does not exist.")
     if not cfg_path.is_file():
         raise ValidationError(
             f"RUN_DIR {str(run_dir)!r} has no {RUN_CONFIG}; pass a folder written by "
@@ -490,12 +517,14 @@ def _diagnose_run(run_dir: Path, *, max_rows: int, with_dci: bool = True) -> Any
         )
     cfg = json.loads(cfg_path.read_text())
     command = cfg.get("command") or ("causal fit" if "method" in cfg else None)
+    if command is None and "task_options" in cfg:
+        command = f"fit {cfg.get('model', '')}".strip()
     if command is not None or not (run_dir / "model").exists():
         what = f"a `latentinfer {command}` run" if command else "no saved model"
         raise ValidationError(
-            f"RUN_DIR {str(run_dir)!r} holds {what}; `diagnose` reads the latent-variable "
-            "models of `latentinfer fit` and `latentinfer demo` (its results are in "
-            "summary.json and the folder's CSV files and figures)."
+            f"RUN_DIR {str(run_dir)!r} holds {what}; `diagnose` reads the VAE-family models "
+            "of `latentinfer fit` and `latentinfer demo` (this run's results are in "
+            "summary.json and the folder's other files)."
         )
     model = LatentVariableModel.load(run_dir / "model")
     ds = data_mod.load(cfg["data"], **cfg.get("data_options", {}))
@@ -553,7 +582,18 @@ def bench(
     """
     scripts = _benchmark_scripts()
     if name is None:
-        _print_table("benchmarks", [(k, str(v)) for k, v in scripts.items()], ("name", "script"))
+
+        def shown(p: Path) -> str:  # relative to the working folder when under it
+            try:
+                return str(p.relative_to(Path.cwd()))
+            except ValueError:
+                return str(p)
+
+        _print_table(
+            "benchmarks (latentinfer bench NAME [--quick] [--threads N])",
+            [(k, shown(v)) for k, v in scripts.items()],
+            ("name", "script"),
+        )
         return
     if name not in scripts:
         if not scripts:
@@ -639,6 +679,12 @@ def main() -> None:
     """Entry point: run the app, turning library errors into one-line messages."""
     try:
         app()
+    except KeyboardInterrupt as exc:  # the trainer says where it saved and how to go on
+        if os.environ.get("LATENTINFER_DEBUG"):
+            raise
+        if str(exc):
+            err_console.print(f"[yellow]{exc}[/yellow]", highlight=False, soft_wrap=True)
+        sys.exit(130)
     except LatentInferError as exc:
         if os.environ.get("LATENTINFER_DEBUG"):
             raise

@@ -285,9 +285,11 @@ def fit(
         y, t, x, names = read_csv(
             Path(data), outcome=outcome, treatment=treatment, covariates=covariate
         )
-    if method not in LATENT and (epochs is not None or resume or latent_dim is not None):
+    given = [f for f, v in (("--epochs", epochs), ("--resume", resume or None),
+                            ("--latent-dim", latent_dim)) if v is not None]  # fmt: skip
+    if method not in LATENT and given:
         raise ConfigError(
-            f"--epochs, --resume and --latent-dim apply to the latent models {LATENT}."
+            f"{', '.join(given)} applies to the latent models {', '.join(LATENT)}, not {method}."
         )
     fit_rows, test_rows = _split(len(y), test_fraction, seed)
     model_options = _parse_options(model_option, flag="--model-option")

@@ -56,11 +56,21 @@ def fit_fewshot(
         ds = data_mod.load(data_name, **data_options)
     except ConfigError as exc:
         raise ConfigError(f"--data-option: {exc}") from None
+    if ds.y is None:
+        raise ConfigError(
+            f"--data {data_name} has no class labels, and few-shot episodes need them; use "
+            "digits or glyphs."
+        )
+    n_classes = int(ds.y.unique().numel())
+    n_way = task_options["n_way"]
+    if isinstance(n_way, int) and 2 * n_way > n_classes:
+        raise ConfigError(
+            f"--data-option n_way={n_way}: {data_name} has {n_classes} classes, and meta-training "
+            f"and meta-test classes must each hold n_way of them; use n_way ≤ {n_classes // 2}."
+        )
     if task_options["test_fraction"] is None:
         # a quarter of the classes, or enough for one episode (digits: 5 of 10 classes)
-        n_classes = int(ds.y.unique().numel()) if ds.y is not None else 0
-        need = int(task_options["n_way"]) / max(n_classes, 1)
-        task_options["test_fraction"] = max(0.25, need)
+        task_options["test_fraction"] = max(0.25, int(n_way) / n_classes)
     try:
         task = FewShotTask(ds, seed=seed, **task_options)
     except ConfigError as exc:

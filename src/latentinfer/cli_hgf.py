@@ -10,6 +10,7 @@ import csv
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,14 +23,20 @@ from latentinfer.core.validation import check_number
 
 CSV_HELP = (
     "A CSV of trials, one row per trial, with a header row. Columns: `input` (the "
-    "observation; an empty cell or nan is a missing input, skipped as pyhgf's observed = 0), "
+    "observation; an empty cell or nan is a missing input, skipped as pyhgf's observed = 0; "
+    "blank lines are skipped, so a one-column file writes nan), "
     "and optionally `observed` (1/0), `response` (the subject's response, for "
     "--response-model), `subject` (each subject is its own series) and `time_step` "
     "(positive; default 1). Rename them with --input-column, --response-column, "
     "--subject-column, --time-column."
 )
-#: The library's Python hints, in the command line's terms.
+#: The library's Python terms, in the command line's.
 _CLI_TERMS = (
+    ("update_type must", "--update-type must"),
+    ("must be a torch.distributions.Distribution or (loc, scale) for a Normal on the fitting "
+     "scale", "takes LOC,SCALE (a Normal on the fitting scale)"),
+    ("(fix or drop a parameter, or add a prior)", "(--free fewer parameters, or add a --prior)"),
+    ("unknown parameter name", "--free: unknown parameter name"),
     ("(net.set_parameter)", "(--param NAME=VALUE)"),
     ("filter them to see where the beliefs break (net.filter(...))",
      "run `latentinfer hgf filter` with them to see where the beliefs break"),
@@ -113,7 +120,10 @@ def _parse_values(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
 def _model(layout: str, update_type: str, params: dict[str, Any]) -> Any:
     from latentinfer.bayes import HGF
 
-    hgf = HGF.from_name(layout, update_type=update_type)
+    try:
+        hgf = HGF.from_name(layout, update_type=update_type)
+    except ConfigError as exc:
+        raise ConfigError(_cli_terms(str(exc))) from None
     for name, value in params.items():
         if isinstance(value, tuple):
             raise ConfigError(f"--param {name} takes one number; got {value}.")
@@ -124,23 +134,47 @@ def _model(layout: str, update_type: str, params: dict[str, Any]) -> Any:
     return hgf
 
 
-def _in_file_terms(exc: LatentInferError, trials: Any) -> LatentInferError:
-    """``exc`` with the 0-based series and step of the library's message translated into
-    the file's subject, trial and line."""
+def _in_file_terms(
+    exc: LatentInferError, trials: Any, labels: dict[int, str] | None = None
+) -> LatentInferError:
+    """``exc`` led by the file's subject, trial and line for the library's 0-based series
+    and step, with pyhgf's level names for node numbers and flags for Python hints."""
     text = str(exc)
-    extra = ""
     located = re.search(r"(?:series (\d+)|the series): at step (\d+)", text)
+    pair = re.search(r"at \(series, step\) \((\d+), (\d+)\)", text)
     listed = re.search(r"subject\(s\) \[([\d, ]+)\]", text)
-    if located:
-        series = int(located.group(1) or 0)
-        extra = f" [that is {trials.where(series, int(located.group(2)))}]"
+    prefix = ""
+    if located:  # the file's terms replace the 0-based ones
+        prefix = trials.where(int(located.group(1) or 0), int(located.group(2))) + ": "
+        text = text.replace(located.group(0) + ", ", "")
+    elif pair:
+        prefix = trials.where(int(pair.group(1)), int(pair.group(2))) + ": "
+        text = text.replace(" " + pair.group(0), "")
     elif listed:
         names = [trials.subjects[int(i)] for i in listed.group(1).split(",")]
-        extra = f" [subjects {', '.join(repr(n) for n in names)}]"
+        text = text.replace(listed.group(0), f"subject(s) {', '.join(repr(n) for n in names)}")
+    for node, label in (labels or {}).items():
+        text = text.replace(f"node {node}'s", f"{label}'s")
+    exc.args = (prefix + _cli_terms(text), *exc.args[1:])
+    return exc
+
+
+def _cli_terms(text: str) -> str:
+    """The library's argument names and Python hints in the command line's terms."""
+    text = re.sub(r"priors\['([^']+)'\]", r"--prior \1", text)
     for python, cli in _CLI_TERMS:
         text = text.replace(python, cli)
-    exc.args = (text + extra, *exc.args[1:])
-    return exc
+    return text
+
+
+def _check_inputs_fit(hgf: Any, input_column: list[str] | None, layout: str) -> None:
+    n = len(hgf.structure().inputs)
+    given = list(input_column or ["input"])
+    if len(given) != n:
+        raise ConfigError(
+            f"--input-column: {layout} has {n} input(s); got {len(given)} column(s) "
+            f"({', '.join(given)})."
+        )
 
 
 def _run_folder(folder: Path) -> Path:
@@ -251,24 +285,30 @@ def fit(
     )
     params = _parse_values(param, flag="--param")
     hgf = _model(model, update_type, params)
+    _check_inputs_fit(hgf, input_column, model)
     priors = _parse_values(prior, flag="--prior")
     folder = run_dir or Path("runs") / f"hgf-{data.stem}"
     start = time.perf_counter()
     try:
-        hgf.fit(
-            trials.inputs,
-            trials.responses,
-            free=free,
-            priors=priors or None,
-            response_model=response_model,
-            observed=trials.observed,
-            time_steps=trials.time_steps,
-            max_steps=max_steps,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            hgf.fit(
+                trials.inputs,
+                trials.responses,
+                free=free,
+                priors=priors or None,
+                response_model=response_model,
+                observed=trials.observed,
+                time_steps=trials.time_steps,
+                max_steps=max_steps,
+            )
         seconds = time.perf_counter() - start
         result = _filter(hgf, trials)
     except LatentInferError as exc:
-        raise _in_file_terms(exc, trials) from None
+        raise _in_file_terms(exc, trials, hgf.node_labels()) from None
+    for w in caught:  # one line each, in the file's terms, not Python's warning format
+        note = _in_file_terms(ValidationError(str(w.message)), trials)
+        console.print(f"[yellow]warning:[/yellow] {note}", highlight=False)
     fit_ = hgf.fit_
     _run_folder(folder)
     config = {
@@ -291,6 +331,9 @@ def fit(
         **_summary(trials, result),
         "objective": fit_.objective_kind,
         "converged": int(np.sum(fit_.converged)),
+        "not_converged": [
+            n for n, ok in zip(trials.subjects, np.atleast_1d(fit_.converged)) if not ok
+        ],
         "fit_log_likelihood": [float(v) for v in np.atleast_1d(fit_.log_likelihood)],
         "seconds": seconds,
     }
@@ -338,11 +381,12 @@ def filter_(
     )
     params = _parse_values(param, flag="--param")
     hgf = _model(model, update_type, params)
+    _check_inputs_fit(hgf, input_column, model)
     folder = run_dir or Path("runs") / f"hgf-{data.stem}"
     try:
         result = _filter(hgf, trials)
     except LatentInferError as exc:
-        raise _in_file_terms(exc, trials) from None
+        raise _in_file_terms(exc, trials, hgf.node_labels()) from None
     _run_folder(folder)
     config = {
         "command": "hgf filter",
@@ -409,6 +453,9 @@ def _write_beliefs(path: Path, trials: Any, result: Any) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         header = ["subject", "trial"]
+        binary_inputs = [i for i in result.structure.inputs if result.structure.nodes[i].is_binary]
+        for i in binary_inputs:  # the binary input's level: its predicted p(u = 1)
+            header.append(f"{result.label(i)}_expected_mean")
         for i in nodes:
             header += [f"{result.label(i)}_{q}" for q in _BELIEF_COLUMNS]
         header += ["surprise", "observed"]
@@ -417,9 +464,12 @@ def _write_beliefs(path: Path, trials: Any, result: Any) -> None:
         cols = {
             (i, q): np.atleast_2d(np.asarray(traj[i][q])) for i in nodes for q in _BELIEF_COLUMNS
         }
+        for i in binary_inputs:
+            cols[(i, "p")] = np.atleast_2d(np.asarray(traj[i]["expected_mean"]))
         for s, subject in enumerate(trials.subjects):
             for t in range(trials.lengths[s]):
                 row: list[Any] = [subject, t + 1]
+                row += [f"{cols[(i, 'p')][s, t]:.10g}" for i in binary_inputs]
                 for i in nodes:
                     row += [f"{cols[(i, q)][s, t]:.10g}" for q in _BELIEF_COLUMNS]
                 row += [f"{surprise[s, t]:.10g}", int(observed[s, t])]

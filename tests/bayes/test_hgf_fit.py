@@ -171,6 +171,12 @@ def test_fit_arguments_are_checked() -> None:
         hgf.fit(u, np.zeros(50), response_model="unit_square_sigmoid")
     with pytest.raises(ShapeError, match="responses has shape"):
         hgf.fit(u, np.zeros(40), response_model="gaussian")
+    seen = np.ones((2, 50))
+    seen[1] = 0
+    with pytest.raises(ValidationError, match=r"subject\(s\) \[1\] have no observed input"):
+        hgf.fit(np.stack([u, u]), observed=seen)
+    with pytest.raises(ConfigError, match="free names 'inverse_temperature', the parameter of"):
+        hgf.fit(u, free=["inverse_temperature"])
     with pytest.raises(ConfigError, match="'gaussian' was given without responses"):
         hgf.fit(u, response_model="gaussian")
     one = hgf.copy().fit(u, free="tonic_volatility_2", max_steps=5, newton_steps=0).fit_

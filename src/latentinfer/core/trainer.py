@@ -188,22 +188,28 @@ def _make_accelerator(config: TrainConfig, run_dir: Path | None) -> Any:
             raise ConfigError(
                 f"trackers={list(config.trackers)} need a run folder; pass run_dir=... ."
             )
-        import importlib.util
-
-        # Accelerate drops a tracker whose package is missing without a word
-        packages = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
-        absent = [t for t in config.trackers if importlib.util.find_spec(packages[t]) is None]
-        if absent:
-            raise ConfigError(
-                f"trackers={absent} need the package(s) {[packages[t] for t in absent]}, "
-                f"which are not installed: pip install {' '.join(packages[t] for t in absent)}."
-            )
+        check_trackers(config.trackers)
         kwargs["log_with"] = list(config.trackers)
         kwargs["project_dir"] = str(run_dir)
     acc = Accelerator(**kwargs)
     if config.device == "cuda" and acc.device.type != "cuda":
         raise ConfigError("device='cuda' was asked for but no CUDA device is available.")
     return acc
+
+
+def check_trackers(trackers: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a tracker whose package is not installed (Accelerate
+    would drop it without a word)."""
+    import importlib.util
+
+    packages = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+    absent = [t for t in trackers if importlib.util.find_spec(packages.get(t, t)) is None]
+    if absent:
+        names = [packages.get(t, t) for t in absent]
+        raise ConfigError(
+            f"trackers={absent} need the package(s) {names}, which are not installed: "
+            f"pip install {' '.join(names)}."
+        )
 
 
 def _make_optimizer(params: Sequence[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
@@ -780,8 +786,9 @@ class _Loop:
                             self.flush()  # a checkpoint is only written after a clean flush
                             self.save()
                             raise KeyboardInterrupt(
-                                f"interrupted at step {self.state.step}; the run folder holds "
-                                "its checkpoint: resume=True (--resume) continues it exactly"
+                                f"interrupted at step {self.state.step}; saved "
+                                f"{self.last_checkpoint}: resume=True (on the command line: "
+                                "the same command with --resume) continues it exactly"
                             )
                         if last or stopped:
                             break

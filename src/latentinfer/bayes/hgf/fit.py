@@ -37,7 +37,7 @@ from latentinfer.bayes.hgf.filtering import (
 )
 from latentinfer.bayes.hgf.network import Network, ParamKey, parameter_batch
 from latentinfer.bayes.hgf.responses import RESPONSE_PARAMETERS, ResponseModel
-from latentinfer.core.errors import ConfigError, NonFiniteError, ShapeError
+from latentinfer.core.errors import ConfigError, NonFiniteError, ShapeError, ValidationError
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.validation import check_choice, check_number
 
@@ -301,6 +301,13 @@ def _setup(
     check_choice(dtype, name="dtype", choices=(torch.float32, torch.float64))
     structure = net.structure()
     x, mask, _, _ = check_inputs(inputs, structure, dtype, observed=observed)
+    if mask is not None and responses is None:
+        empty = (mask.sum(dim=(1, 2)) == 0).nonzero()[:, 0]
+        if len(empty):
+            raise ValidationError(
+                f"subject(s) {empty[:10].tolist()} have no observed input, so nothing can be "
+                "fitted for them; drop them (or give their responses and a response_model)."
+            )
     dts = _time_steps(time_steps, x)
     response = None
     if response_model is not None:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from latentinfer.bayes.hgf.network import Network, ParamKey
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.validation import check_choice
@@ -79,8 +81,9 @@ class HGF(Network):
                 f"supported; got eta0={eta0!r}, eta1={eta1!r}. Recode the inputs as 0 and 1."
             )
         check_choice(model_type, name="model_type", choices=("continuous", "binary"))
-        if isinstance(n_levels, bool) or not isinstance(n_levels, int) or n_levels < 2:
+        if isinstance(n_levels, bool) or not isinstance(n_levels, int | np.integer) or n_levels < 2:
             raise ConfigError(f"n_levels must be an integer ≥ 2; got {n_levels!r}.")
+        n_levels = int(n_levels)
         if binary_precision != float("inf"):
             raise ConfigError(
                 "binary_precision: only inf (a noiseless binary input) is supported; got "
@@ -134,6 +137,8 @@ class HGF(Network):
                 f"unknown HGF layout {name!r}; accepted: continuous2, continuous3, binary2, "
                 "binary3 (any depth: continuousN, binaryN)."
             )
+        if int(m.group(2)) < 2:
+            raise ConfigError(f"HGF layout {name!r}: an HGF has at least 2 levels ({m.group(1)}2).")
         return cls(n_levels=int(m.group(2)), model_type=m.group(1), **kwargs)
 
     def _node(self, level: int) -> int:

@@ -109,11 +109,13 @@ class ResponseModel:
         if bool(torch.isinf(y).any()):
             raise ValidationError("responses holds Inf; only finite values or NaN (missing).")
         if self.kind == "unit_square_sigmoid":
-            seen = y[~torch.isnan(y)]
-            if bool(((seen != 0) & (seen != 1)).any()):
+            bad = ~torch.isnan(y) & (y != 0) & (y != 1)
+            if bool(bad.any()):
+                where = tuple(int(i) for i in torch.nonzero(bad)[0])
                 raise ValidationError(
                     "responses: the unit-square sigmoid model takes binary choices 0 or 1 "
-                    "(NaN for a missing response)."
+                    f"(NaN for a missing response); got {float(y[where]):g} at (series, step) "
+                    f"{where}."
                 )
         return y.expand(shape[0], -1)
 

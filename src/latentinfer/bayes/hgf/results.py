@@ -12,6 +12,7 @@ import torch
 from latentinfer.bayes.hgf.network import ParamKey, Structure
 from latentinfer.bayes.hgf.step import NodeState, hgf_step
 from latentinfer.core.errors import ConfigError
+from latentinfer.core.validation import check_choice
 
 __all__ = ["FilterResult"]
 
@@ -89,6 +90,9 @@ class FilterResult:
         return self.node_labels.get(node, f"node {node}")
 
     def _check_kind(self, kind: str) -> None:
+        from latentinfer.bayes.hgf.filtering import SURPRISE_KINDS
+
+        check_choice(kind, name="kind", choices=SURPRISE_KINDS)
         if kind not in self.total_surprise:
             computed = ", ".join(repr(k) for k in self.total_surprise)
             raise ConfigError(

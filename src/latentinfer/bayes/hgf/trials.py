@@ -5,14 +5,16 @@ Columns (by default; each can be renamed):
 
 - ``input``: the observation (several input columns for a network with several inputs).
   An empty cell, ``nan`` or ``NA`` is a missing input: it is skipped (pyhgf's
-  ``observed = 0``) and adds no surprise.
+  ``observed = 0``) and adds no surprise. Blank lines are skipped, so in a file of one
+  column a missing input must be written ``nan``.
 - ``observed`` (optional): 1 observed, 0 missing (pyhgf's mask), for all input columns.
 - ``response`` (optional): the subject's response; empty or ``nan`` is a missing response.
 - ``subject`` (optional): each subject is its own series, in order of first appearance;
   shorter series are padded with missing inputs. Without it the file is one series.
 - ``time_step`` (optional): the time elapsed since the previous trial, positive.
 
-Line numbers in errors are the file's own (the header is line 1; blank lines count).
+Line numbers in errors are the file's own (the header is line 1; blank lines count). Every
+other row needs one cell per column.
 """
 
 from __future__ import annotations
@@ -147,7 +149,18 @@ def read_trials(
 
     order: dict[str, list[tuple[int, list[str]]]] = {}
     for line, row in rows:
+        if len(row) != len(fields):
+            raise ValidationError(
+                f"{str(path)!r}, line {line}: {len(row)} cell(s) but the header has "
+                f"{len(fields)} columns; every row needs a cell per column (an empty cell or "
+                "nan for a missing value)."
+            )
         key = cell(row, subj_idx) if subj_idx is not None else "s0"
+        if key == "":
+            raise ValidationError(
+                f"{str(path)!r}, line {line}: the {subj_col!r} cell is empty; name the trial's "
+                "subject."
+            )
         order.setdefault(key, []).append((line, row))
     subjects = list(order)
     length = max(len(v) for v in order.values())
@@ -173,8 +186,8 @@ def read_trials(
                 missing = math.isnan(v)
                 if missing and seen == 1.0 and obs_idx is not None:
                     raise ValidationError(
-                        f"{str(path)!r}, line {line}: column {inputs[k]!r} is empty but "
-                        f"{observed_column!r} is 1; set it to 0 for a missing input."
+                        f"{str(path)!r}, line {line}: column {inputs[k]!r} is missing (empty or "
+                        f"nan) but {observed_column!r} is 1; set it to 0 for a missing input."
                     )
                 if math.isinf(v):
                     raise ValidationError(
