@@ -160,24 +160,36 @@ def _check_run_folder(
     keys = [k for k in ("model", "data", "data_options", "task_options", "model_options",
                         "seed") if k in config]  # fmt: skip
 
-    def same(key: str) -> bool:
-        if (
-            key == "model_options"
-            and model_cls is not None
-            and saved.get("model") == config["model"]
-        ):
-            return _with_defaults(model_cls, saved.get(key) or {}) == _with_defaults(
-                model_cls, config[key]
-            )
-        return bool(saved.get(key) == config[key])
-
-    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if not same(k)]
+    options = []
+    if model_cls is not None and saved.get("model") == config["model"]:
+        options = option_differences(model_cls, saved.get("model_options") or {},
+                                     config["model_options"])  # fmt: skip
+        keys.remove("model_options")
+    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if saved.get(k) != config[k]]
+    diff += options
     if diff:
         raise ConfigError(
             f"cannot resume {str(run_dir)!r}: it was created with "
             + ", ".join(diff)
             + "; resume with the same options or choose a new --run-dir."
         )
+
+
+def option_differences(model_cls: Any, was: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The model options that differ between two runs, each as the flag that sets it
+    (``--latent-dim 20 (now 3)``); an option typed at its default value is no difference."""
+    a, b = _with_defaults(model_cls, was), _with_defaults(model_cls, now)
+    out = []
+    for key, value in b.items():
+        if a.get(key) != value:
+            flag = _MODEL_FLAGS.get(key)
+
+            def shown(v: Any) -> str:  # as typed: --hidden 256,256
+                return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+
+            old = f"{flag} {shown(a.get(key))}" if flag else f"--model-option {key}={a.get(key)!r}"
+            out.append(f"{old} (now {shown(value) if flag else repr(value)})")
+    return out
 
 
 def _with_defaults(model_cls: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +282,13 @@ def list_data() -> None:
     )
 
 
+def flag_terms(text: str) -> str:
+    """A library message with the `fit` flags for the TrainConfig fields they set."""
+    for field_name, flag in _TRAIN_FLAGS.items():
+        text = re.sub(rf"\b{field_name}\b", flag, text)
+    return text
+
+
 #: TrainConfig fields → the `fit` flags that set them.
 _TRAIN_FLAGS = {
     "max_epochs": "--epochs",
@@ -327,11 +346,8 @@ def _fit_run(
     model = _make_model(model_cls, seed, model_options)
     try:
         check_trackers(model._train_config(train_options).trackers)
-    except ConfigError as exc:  # name the flag, not the TrainConfig field
-        text = str(exc)
-        for field_name, flag in _TRAIN_FLAGS.items():
-            text = re.sub(rf"\b{field_name}\b", flag, text)
-        raise ConfigError(text) from None
+    except ConfigError as exc:
+        raise ConfigError(flag_terms(str(exc))) from None
     config = {
         "model": model_name,
         "data": data_name,
@@ -352,9 +368,12 @@ def _fit_run(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
     start = time.perf_counter()
-    model.fit(
-        *_dataset_arrays(train_ds, model_cls), run_dir=run_dir, resume=resume, **train_options
-    )
+    try:
+        model.fit(
+            *_dataset_arrays(train_ds, model_cls), run_dir=run_dir, resume=resume, **train_options
+        )
+    except ConfigError as exc:  # e.g. a resumed checkpoint past --epochs
+        raise ConfigError(flag_terms(str(exc))) from None
     seconds = time.perf_counter() - start
     nll = -model.score(*_dataset_arrays(test_ds, model_cls), k=iwae_k)
     summary = {

@@ -193,7 +193,7 @@ def _check_run_folder(
 ) -> None:
     """Refuse a folder that holds a run unless resuming it with the options it was made with
     (an option typed at its default value counts as left out)."""
-    from latentinfer.cli import _with_defaults
+    from latentinfer.cli import option_differences
 
     saved_path = folder / "config.json"
     if folder.exists() and not folder.is_dir():
@@ -209,9 +209,8 @@ def _check_run_folder(
     now = json.loads(json.dumps(config, default=str))
     diff = []
     if saved.get("method") == now["method"]:
-        was = _with_defaults(estimator_cls, saved.get("model_options") or {})
-        is_ = _with_defaults(estimator_cls, now["model_options"])
-        diff = [f"{k}={was.get(k)!r} (now {is_.get(k)!r})" for k in is_ if was.get(k) != is_[k]]
+        diff = option_differences(estimator_cls, saved.get("model_options") or {},
+                                  now["model_options"])  # fmt: skip
         saved["model_options"] = now["model_options"]  # compared above, option by option
     diff += [f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in _RUN_KEYS if saved.get(k) != now[k]]
     if diff:
@@ -328,7 +327,12 @@ def fit(
         if epochs is not None:
             fit_kwargs["max_epochs"] = epochs
     started = time.time()
-    estimator.fit(y[fit_rows], t[fit_rows], X=x[fit_rows], **fit_kwargs)
+    try:
+        estimator.fit(y[fit_rows], t[fit_rows], X=x[fit_rows], **fit_kwargs)
+    except ConfigError as exc:  # e.g. a resumed checkpoint past --epochs
+        from latentinfer.cli import flag_terms
+
+        raise ConfigError(flag_terms(str(exc))) from None
     seconds = time.time() - started
     within = np.asarray(estimator.effect(), dtype=float)
     lower = upper = None

@@ -116,6 +116,8 @@ def test_fit_a_few_shot_model_on_episodes(tmp_path: Path) -> None:
     assert summary["episodes"].startswith("5-way 1-shot")
     again = _cli(*args)
     assert again.returncode == 2 and "already holds a run" in again.stderr
+    bare = _cli("fit", "niw_meta", "--data", "digits", "--run-dir", str(run), "--resume")
+    assert "created with --model-option n_episodes=8 (now 2000)" in bare.stderr, bare.stderr
     epochs = _cli("fit", "niw_meta", "--data", "digits", "--epochs", "2")
     assert epochs.returncode == 2 and "--model-option n_episodes" in epochs.stderr
 

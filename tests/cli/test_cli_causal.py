@@ -97,5 +97,7 @@ def test_run_folders_are_protected_and_resumed_with_their_options(tmp_path: Path
             "--no-progress", "--model-option", "latent_dim=4"]  # fmt: skip
     _ok([*base, "--epochs", "1"])
     other = runner.invoke(app, [*base[:-1], "latent_dim=5", "--epochs", "2", "--resume"])
-    assert "created with latent_dim=4 (now 5)" in str(other.exception)
+    assert "created with --latent-dim 4 (now 5)" in str(other.exception)
     _ok([*base, "--epochs", "2", "--resume"])
+    shorter = runner.invoke(app, [*base, "--epochs", "1", "--resume"])
+    assert "raise --epochs" in str(shorter.exception)  # the flag, not TrainConfig's field
