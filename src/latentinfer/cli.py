@@ -444,11 +444,9 @@ def fit(
     ] = 1000,
 ) -> None:
     """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder.
-
-    ``latentinfer fit hgf --data FILE.csv --model binary3 ...`` runs ``latentinfer hgf fit``
-    (see ``latentinfer hgf fit --help``); ``fit vluci|cevae`` runs ``latentinfer causal fit``;
-    ``fit sft|star|trice|grpo --data TASK`` runs ``latentinfer reason train ... --task TASK``.
-    """
+    `fit hgf --data FILE.csv --model binary3 ...` runs `latentinfer hgf fit` (see its
+    --help); `fit vluci|cevae` runs `latentinfer causal fit`; `fit sft|star|trice|grpo --data
+    TASK` runs `latentinfer reason train ... --task TASK`."""
     if model in FAMILY_FIT:
         prefix, data_flag = FAMILY_FIT[model]
         forwarded = [*prefix, data_flag, data, *ctx.args, *_given_options(ctx)]
@@ -595,10 +593,8 @@ def bench(
     quick: Annotated[bool, typer.Option(help="A small, fast version (a smoke run).")] = False,
 ) -> None:
     """Run a benchmark script from benchmarks/ (they ship with the source repository).
-
-    Other options go to the script: every one takes ``--threads N`` (torch threads,
-    default 1) and ``--out FILE``; ``latentinfer bench NAME -- --help`` lists the rest.
-    """
+    Other options go to the script: every one takes --threads N (torch threads, default 1)
+    and --out FILE; `latentinfer bench NAME -- --help` lists the rest."""
     scripts = _benchmark_scripts()
     if name is None:
 

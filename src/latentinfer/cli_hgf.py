@@ -490,7 +490,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
 ) -> None:
     """Simulate trials from an HGF's own predictive (and optionally choices) into a CSV
-    that `latentinfer hgf fit` reads."""
+    that `latentinfer hgf fit` reads. Under pyhgf's default parameters a continuous HGF of
+    3 or more levels drifts into exploding volatility within a few hundred trials; a lower
+    top-level tonic volatility, such as --param tonic_volatility_3=-6, keeps it in range."""
     import torch
 
     from latentinfer.core.errors import NonFiniteError
@@ -509,6 +511,8 @@ def simulate(
         u = hgf.simulate(steps, batch=subjects, seed=seed).reshape(subjects, steps)
     except NonFiniteError as exc:
         message = re.sub(r"series (\d+)", lambda m: f"subject s{m.group(1)}", str(exc))
+        if hgf.model_type == "continuous" and hgf.n_levels >= 3 and not param:
+            message += f" pyhgf's defaults do this; try --param tonic_volatility_{hgf.n_levels}=-6."
         message = re.sub(r"at step (\d+)", lambda m: f"at trial {int(m.group(1)) + 1}", message)
         raise NonFiniteError(
             message.replace("fewer steps", "fewer --steps"), step=exc.step, part=exc.part
