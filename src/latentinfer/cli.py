@@ -112,30 +112,37 @@ def _model_class(name: str) -> Any:
 
 def _make_model(model_cls: Any, seed: int, options: dict[str, Any]) -> Any:
     """Build a model from command-line options, naming unknown ones."""
-    import inspect
-
-    accepted = [
-        n
-        for n in inspect.signature(model_cls.__init__).parameters
-        if n not in ("self", "seed", "train_config")  # train_config: the training flags
-    ]
-    unknown = sorted(set(options) - set(accepted) - {"train_config"})
-    flags = [_MODEL_FLAGS[k] for k in unknown if k in _MODEL_FLAGS]
-    if flags:
-        raise ConfigError(f"{', '.join(flags)} does not apply to {model_cls.__name__}.")
-    if unknown:
-        raise ConfigError(
-            f"--model-option: {model_cls.__name__} has no option(s) {unknown}; accepted: "
-            f"{', '.join(accepted)}."
-        )
+    check_model_options(model_cls, options, label=model_cls.__name__)
     try:
         return model_cls(seed=seed, **options)
     except ConfigError as exc:  # name the flag that set the option
-        text = str(exc)
-        for key, flag in _MODEL_FLAGS.items():
-            if key in options:
-                text = re.sub(rf"^{key}\b", flag, text)
-        raise ConfigError(text) from None
+        given = {k: f for k, f in _MODEL_FLAGS.items() if k in options}
+        raise ConfigError(flag_terms(str(exc), given)) from None
+
+
+def check_model_options(
+    cls: Any,
+    options: dict[str, Any],
+    *,
+    label: str,
+    internal: tuple[str, ...] = ("seed", "train_config"),
+) -> None:
+    """Refuse options that ``cls``'s constructor does not take, naming the flag that set one
+    (``--latent-dim``) or listing the accepted ``--model-option`` names. ``internal``: the
+    constructor's arguments that the command sets itself (``train_config``: the training
+    flags)."""
+    import inspect
+
+    accepted = [n for n in inspect.signature(cls).parameters if n not in internal]
+    unknown = sorted(set(options) - set(accepted) - set(internal))
+    flags = [_MODEL_FLAGS[k] for k in unknown if k in _MODEL_FLAGS]
+    if flags:
+        raise ConfigError(f"{', '.join(flags)} does not apply to {label}.")
+    if unknown:
+        raise ConfigError(
+            f"--model-option: {label} has no option(s) {unknown}; accepted: "
+            f"{', '.join(accepted) or 'none'}."
+        )
 
 
 #: Model options that `fit` sets from a flag of their own.
@@ -147,25 +154,37 @@ _MODEL_FLAGS = {
 }
 
 
+#: What a resumed `fit` run must share with the run it continues (those in its config).
+_FIT_RUN_KEYS = ("model", "data", "data_options", "task_options", "model_options", "seed")
+
+
 def _check_run_folder(
-    run_dir: Path, config: dict[str, Any], *, resume: bool, model_cls: Any = None
+    run_dir: Path,
+    config: dict[str, Any],
+    *,
+    resume: bool,
+    model_cls: Any = None,
+    keys: tuple[str, ...] = _FIT_RUN_KEYS,
+    model_key: str = "model",
 ) -> None:
-    """A resumed run must use the options it was created with (an option typed at its
-    default value is the same run as one left out)."""
+    """A resumed run must use the options it was created with: every one of ``keys`` in
+    ``config``, and ``model_options`` compared option by option against ``model_cls``'s
+    defaults (an option typed at its default value is the same run as one left out) when
+    ``config[model_key]`` names the same model."""
     saved_path = run_dir / RUN_CONFIG
     if not resume or not saved_path.is_file():
         return
     saved = json.loads(saved_path.read_text())
-    config = json.loads(json.dumps(config))  # tuples → lists, as saved
-    keys = [k for k in ("model", "data", "data_options", "task_options", "model_options",
-                        "seed") if k in config]  # fmt: skip
-
+    config = json.loads(json.dumps(config, default=str))  # tuples → lists, as saved
+    compared = [k for k in keys if k in config]
     options = []
-    if model_cls is not None and saved.get("model") == config["model"]:
+    if model_cls is not None and saved.get(model_key) == config[model_key]:
         options = option_differences(model_cls, saved.get("model_options") or {},
                                      config["model_options"])  # fmt: skip
-        keys.remove("model_options")
-    diff = [f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in keys if saved.get(k) != config[k]]
+        compared.remove("model_options")
+    diff = [
+        f"{k}={saved.get(k)!r} (now {config[k]!r})" for k in compared if saved.get(k) != config[k]
+    ]
     diff += options
     if diff:
         raise ConfigError(
@@ -175,18 +194,40 @@ def _check_run_folder(
         )
 
 
+def start_run(run_dir: Path, config: dict[str, Any], *, resume: bool, model_cls: Any) -> bool:
+    """Open ``run_dir`` for a `fit` run: refuse a folder holding a run unless resuming it
+    with the same options, then create it and write ``config.json`` on the main process.
+
+    Returns:
+        Whether this is the main process (the one that writes the run's files).
+    """
+    from latentinfer.core.checkpoint import latest_checkpoint
+
+    _check_run_folder(run_dir, config, resume=resume, model_cls=model_cls)
+    if not resume and latest_checkpoint(run_dir / "checkpoints") is not None:
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
+            "or choose a new --run-dir."
+        )
+    main = is_main_process()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
+    return main
+
+
 def option_differences(model_cls: Any, was: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """The model options that differ between two runs, each as the flag that sets it
     (``--latent-dim 20 (now 3)``); an option typed at its default value is no difference."""
+
+    def shown(v: Any) -> str:  # as typed after its flag: --hidden 256,256
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+
     a, b = _with_defaults(model_cls, was), _with_defaults(model_cls, now)
     out = []
     for key, value in b.items():
         if a.get(key) != value:
             flag = _MODEL_FLAGS.get(key)
-
-            def shown(v: Any) -> str:  # as typed: --hidden 256,256
-                return ",".join(map(str, v)) if isinstance(v, list) else str(v)
-
             old = f"{flag} {shown(a.get(key))}" if flag else f"--model-option {key}={a.get(key)!r}"
             out.append(f"{old} (now {shown(value) if flag else repr(value)})")
     return out
@@ -228,14 +269,14 @@ def _print_table(
 ) -> None:
     """A Rich table; ``one_line`` keeps each row on one line, cutting the last column."""
     table = Table(title=title, show_lines=False)
-    widths = [max([len(h), *(len(str(r[j])) for r in rows)]) for j, h in enumerate(headers)]
-    left = console.width - sum(widths[:-1]) - 3 * len(headers) - 1
-    for j, h in enumerate(headers):
-        if one_line and j < len(headers) - 1:  # whole; the last column takes what is left
-            table.add_column(h, no_wrap=True, width=widths[j])
-        elif one_line:
-            table.add_column(h, no_wrap=True, overflow="ellipsis", max_width=max(left, 12))
-        else:
+    if one_line:  # every column whole but the last, which takes what is left
+        widths = [max([len(h), *(len(str(r[j])) for r in rows)]) for j, h in enumerate(headers)]
+        left = console.width - sum(widths[:-1]) - 3 * len(headers) - 1
+        for h, width in zip(headers[:-1], widths):
+            table.add_column(h, no_wrap=True, width=width)
+        table.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=max(left, 12))
+    else:
+        for h in headers:
             table.add_column(h)
     for r in rows:
         table.add_row(*r)
@@ -282,10 +323,11 @@ def list_data() -> None:
     )
 
 
-def flag_terms(text: str) -> str:
-    """A library message with the `fit` flags for the TrainConfig fields they set."""
-    for field_name, flag in _TRAIN_FLAGS.items():
-        text = re.sub(rf"\b{field_name}\b", flag, text)
+def flag_terms(text: str, flags: dict[str, str] | None = None) -> str:
+    """A library message with the `fit` flags for the options they set (``flags``: option
+    → flag; default: the TrainConfig fields, :data:`_TRAIN_FLAGS`)."""
+    for option, flag in (_TRAIN_FLAGS if flags is None else flags).items():
+        text = re.sub(rf"\b{option}\b", flag, text)
     return text
 
 
@@ -314,7 +356,6 @@ def _fit_run(
     test_episodes: int = 1000,
 ) -> dict[str, Any]:
     from latentinfer import data as data_mod
-    from latentinfer.core.checkpoint import latest_checkpoint
     from latentinfer.core.validation import check_number
 
     # Everything is checked before the run folder is touched.
@@ -335,7 +376,6 @@ def _fit_run(
             run_dir=run_dir,
             resume=resume,
             test_episodes=test_episodes,
-            run_config=RUN_CONFIG,
         )
     check_number(iwae_k, name="--iwae-k", low=1, integer=True)
     try:
@@ -357,16 +397,7 @@ def _fit_run(
         "seed": seed,
         "test_fraction": 0.2,
     }
-    _check_run_folder(run_dir, config, resume=resume, model_cls=model_cls)
-    if not resume and latest_checkpoint(run_dir / "checkpoints") is not None:
-        raise ConfigError(
-            f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
-            "or choose a new --run-dir."
-        )
-    main = is_main_process()
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=1))
+    main = start_run(run_dir, config, resume=resume, model_cls=model_cls)
     start = time.perf_counter()
     try:
         model.fit(

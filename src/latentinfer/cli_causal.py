@@ -17,7 +17,6 @@ training metrics, checkpoints and the fitted model.
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import math
 import time
@@ -68,6 +67,7 @@ def make_estimator(
 ) -> Any:
     """The estimator ``method`` with its command-line options."""
     from latentinfer import causal
+    from latentinfer.cli import check_model_options
 
     if method not in METHODS:
         raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
@@ -88,21 +88,13 @@ def make_estimator(
     classes: dict[str, type] = {"vluci": causal.VLUCI, "cevae": causal.CEVAE,
                                 "ols": causal.OLS, "tlearner": causal.TLearner,
                                 "slearner": causal.SLearner}  # fmt: skip
-    accepted = [
-        n
-        for n in inspect.signature(classes[method]).parameters
-        if n not in ("self", "seed", "base_estimator", "proxies", "model", "model_treated")
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"--model-option: {method} has no option(s) {unknown}; accepted: "
-            f"{', '.join(accepted) or 'none'}."
-        )
-    try:
-        return factories[method]()
-    except TypeError as exc:  # pragma: no cover - the names were checked above
-        raise ConfigError(f"--model-option for {method}: {exc}") from None
+    check_model_options(
+        classes[method],
+        options,
+        label=method,
+        internal=("seed", "base_estimator", "proxies", "model", "model_treated"),
+    )
+    return factories[method]()
 
 
 def gives_intervals(estimator: Any) -> bool:
@@ -193,31 +185,19 @@ def _check_run_folder(
 ) -> None:
     """Refuse a folder that holds a run unless resuming it with the options it was made with
     (an option typed at its default value counts as left out)."""
-    from latentinfer.cli import option_differences
+    from latentinfer.cli import _check_run_folder as check_resumed
 
-    saved_path = folder / "config.json"
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--run-dir {str(folder)!r} is a file; pass a folder.")
-    if not saved_path.is_file():
+    if not (folder / "config.json").is_file():
         return
     if not resume:
         raise ConfigError(
             f"run folder {str(folder)!r} already holds a run; choose a new --run-dir (or pass "
             f"--resume to continue a {' or '.join(LATENT)} run)."
         )
-    saved = json.loads(saved_path.read_text())
-    now = json.loads(json.dumps(config, default=str))
-    diff = []
-    if saved.get("method") == now["method"]:
-        diff = option_differences(estimator_cls, saved.get("model_options") or {},
-                                  now["model_options"])  # fmt: skip
-        saved["model_options"] = now["model_options"]  # compared above, option by option
-    diff += [f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in _RUN_KEYS if saved.get(k) != now[k]]
-    if diff:
-        raise ConfigError(
-            f"cannot resume {str(folder)!r}: it was created with {', '.join(diff)}; resume "
-            "with the same options or choose a new --run-dir."
-        )
+    check_resumed(folder, config, resume=True, model_cls=estimator_cls, keys=_RUN_KEYS,
+                  model_key="method")  # fmt: skip
 
 
 @app.command("fit")

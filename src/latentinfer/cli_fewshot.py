@@ -35,13 +35,10 @@ def fit_fewshot(
     run_dir: Path,
     resume: bool,
     test_episodes: int,
-    run_config: str,
 ) -> dict[str, Any]:
     """Meta-train ``model_cls`` on ``data_name``'s episodes; write config and summary."""
     from latentinfer import data as data_mod
-    from latentinfer.cli import _check_run_folder, _make_model
-    from latentinfer.core.checkpoint import latest_checkpoint
-    from latentinfer.core.trainer import is_main_process
+    from latentinfer.cli import _make_model, start_run
     from latentinfer.core.validation import check_number
     from latentinfer.data import FewShotTask
 
@@ -85,16 +82,7 @@ def fit_fewshot(
         "train_options": train_options,
         "seed": seed,
     }
-    _check_run_folder(run_dir, config, resume=resume, model_cls=model_cls)
-    if not resume and latest_checkpoint(run_dir / "checkpoints") is not None:
-        raise ConfigError(
-            f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
-            "or choose a new --run-dir."
-        )
-    main = is_main_process()
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / run_config).write_text(json.dumps(config, indent=1))
+    main = start_run(run_dir, config, resume=resume, model_cls=model_cls)
     start = time.perf_counter()
     model.fit(task, run_dir=run_dir, resume=resume)
     seconds = time.perf_counter() - start

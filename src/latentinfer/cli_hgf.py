@@ -67,22 +67,24 @@ _OUTPUTS = ("config.json", "params.csv", "beliefs.csv", "summary.json", "figures
 
 
 # ------------------------------------------------------------------------------ data
-def _load(
+def _setup(
     data: Path,
+    layout: str,
+    update_type: str,
+    param: list[str] | None,
     *,
     input_column: list[str] | None,
     response_column: str | None,
     subject_column: str | None,
     time_column: str | None,
     response_model: str | None,
-) -> tuple[Any, str | None]:
-    """The trials of ``data`` and the response column used (None without a response model)."""
+) -> tuple[Any, str | None, dict[str, Any], Any]:
+    """What `fit` and `filter` start from: the trials of ``data``, the response column used
+    (None without a response model), the ``--param`` values and the HGF they set."""
     from latentinfer.bayes.hgf.trials import read_trials
 
-    if not data.is_file():
-        raise ValidationError(f"--data {str(data)!r} is not a file; pass a CSV of trials.")
     resp_col = None
-    if response_model is not None:
+    if response_model is not None and data.is_file():  # read_trials names a missing file
         with data.open(newline="") as fh:
             fields = [h.strip() for h in next(csv.reader(fh), [])]
         resp_col = response_column or ("response" if "response" in fields else None)
@@ -99,7 +101,16 @@ def _load(
         time_column=time_column,
         option_names=_FLAGS,
     )
-    return trials, resp_col
+    params = _parse_values(param, flag="--param")
+    hgf = _model(layout, update_type, params)
+    n = len(hgf.structure().inputs)
+    given = list(input_column or ["input"])
+    if len(given) != n:
+        raise ConfigError(
+            f"--input-column: {layout} has {n} input(s); got {len(given)} column(s) "
+            f"({', '.join(given)})."
+        )
+    return trials, resp_col, params, hgf
 
 
 def _parse_values(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
@@ -165,16 +176,6 @@ def _cli_terms(text: str) -> str:
     for python, cli in _CLI_TERMS:
         text = text.replace(python, cli)
     return text
-
-
-def _check_inputs_fit(hgf: Any, input_column: list[str] | None, layout: str) -> None:
-    n = len(hgf.structure().inputs)
-    given = list(input_column or ["input"])
-    if len(given) != n:
-        raise ConfigError(
-            f"--input-column: {layout} has {n} input(s); got {len(given)} column(s) "
-            f"({', '.join(given)})."
-        )
 
 
 def _run_folder(folder: Path) -> Path:
@@ -275,17 +276,17 @@ def fit(
                 f"--free {name} is the parameter of the {RESPONSE_PARAMETERS[name]} response "
                 f"model; pass --response-model {RESPONSE_PARAMETERS[name]} (and responses)."
             )
-    trials, resp_col = _load(
+    trials, resp_col, params, hgf = _setup(
         data,
+        model,
+        update_type,
+        param,
         input_column=input_column,
         response_column=response_column,
         subject_column=subject_column,
         time_column=time_column,
         response_model=response_model,
     )
-    params = _parse_values(param, flag="--param")
-    hgf = _model(model, update_type, params)
-    _check_inputs_fit(hgf, input_column, model)
     priors = _parse_values(prior, flag="--prior")
     folder = run_dir or Path("runs") / f"hgf-{data.stem}"
     start = time.perf_counter()
@@ -371,17 +372,17 @@ def filter_(
 ) -> None:
     """Filter each subject's inputs under given parameters (no fitting); write a run folder
     with beliefs.csv, summary.json (log-likelihood and pyhgf's surprise) and figures."""
-    trials, _ = _load(
+    trials, _, params, hgf = _setup(
         data,
+        model,
+        update_type,
+        param,
         input_column=input_column,
         response_column=None,
         subject_column=subject_column,
         time_column=time_column,
         response_model=None,
     )
-    params = _parse_values(param, flag="--param")
-    hgf = _model(model, update_type, params)
-    _check_inputs_fit(hgf, input_column, model)
     folder = run_dir or Path("runs") / f"hgf-{data.stem}"
     try:
         result = _filter(hgf, trials)

@@ -28,6 +28,8 @@ import contextlib
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -831,31 +833,23 @@ class _InterruptAtStepEnd:
     folder: several processes would each stop at a different step."""
 
     def __init__(self, enabled: bool) -> None:
-        import threading
-
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.pressed = False
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: Any) -> None:
-        import signal
-
         self.pressed = True
         signal.signal(signal.SIGINT, self._previous)  # a second press is a plain interrupt
         logger.warning("interrupted: saving a checkpoint at the end of this step ...")
 
     def __enter__(self) -> _InterruptAtStepEnd:
         if self.enabled:
-            import signal
-
             self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
             signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled and not self.pressed:
-            import signal
-
             signal.signal(signal.SIGINT, self._previous)
 
 

@@ -106,7 +106,7 @@ def check_inputs(
     if mask is not None:
         # only non-finite missing values are replaced: pyhgf records a finite one as the
         # input node's value even where it is skipped, and so do we
-        skip = (mask[: x.shape[0]] == 0) & ~torch.isfinite(x)
+        skip = (mask == 0) & ~torch.isfinite(x)
         x = torch.where(skip, torch.zeros((), dtype=x.dtype), x)
     if not defer_finite:
         _check_finite_inputs(x, name=name, masked=observed is not None)
@@ -156,12 +156,7 @@ def _time_steps(time_steps: Any, x: torch.Tensor) -> torch.Tensor | None:
             f"time_steps has shape {tuple(t.shape)}; pass a number, (time,) or (batch, time) "
             f"matching the inputs' {x.shape[1]} steps (batch {x.shape[0]})."
         )
-    if not bool((t > 0).all()):
-        bad = tuple(int(i) for i in torch.nonzero(~(t > 0))[0])
-        raise ValidationError(
-            f"time_steps must be positive (the time elapsed since the previous input); got "
-            f"{float(t[bad]):g} at (series, step) {bad}."
-        )
+    _require_positive(t, where="(series, step)")
     return t
 
 
@@ -179,13 +174,19 @@ def step_lengths(
             f"{n_steps} numbers."
         )
     t = t.to(device).expand(n_steps)
-    if not bool((t > 0).all()):
-        bad = int(torch.nonzero(~(t > 0))[0])
-        raise ValidationError(
-            f"time_steps must be positive (the time elapsed since the previous input); got "
-            f"{float(t[bad]):g} at step {bad}."
-        )
+    _require_positive(t, where="step")
     return t
+
+
+def _require_positive(t: torch.Tensor, *, where: str) -> None:
+    """Raise naming the first time step ≤ 0 (or NaN) of ``t``, located as ``where``."""
+    if bool((t > 0).all()):
+        return
+    index = tuple(int(i) for i in torch.nonzero(~(t > 0))[0])
+    raise ValidationError(
+        f"time_steps must be positive (the time elapsed since the previous input); got "
+        f"{float(t[index]):g} at {where} {index if len(index) > 1 else index[0]}."
+    )
 
 
 def check_observed(observed: Any, x: torch.Tensor) -> torch.Tensor | None:
