@@ -43,6 +43,7 @@ def fit_fewshot(
     from latentinfer.data import FewShotTask
 
     check_number(test_episodes, name="--test-episodes", low=2, integer=True)
+    data_options = dict(data_options)  # the episode options are taken out of a copy
     task_options = {k: data_options.pop(k, v) for k, v in TASK_OPTIONS.items()}
     if "max_epochs" in train_options:
         raise ConfigError(
