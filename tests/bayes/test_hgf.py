@@ -330,7 +330,7 @@ def test_other_arguments_are_checked() -> None:
     )
     with pytest.raises(ValidationError, match="observed must hold 0"):
         hgf.filter(u, observed=np.full(10, 0.5))
-    with pytest.raises(ShapeError, match="observed has shape"):
+    with pytest.raises(ShapeError, match=r"observed has shape \(4,\), read as"):
         hgf.filter(u, observed=np.ones(4))
     with pytest.raises(ConfigError, match="surprise must be one of"):
         hgf.filter(u, surprise="bits")

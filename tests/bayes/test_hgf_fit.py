@@ -116,6 +116,15 @@ def test_a_batch_of_subjects_fits_like_each_alone() -> None:
         one = HGF(n_levels=2).fit(u[b]).fit_
         for name in one.names:
             assert one.values[name] == pytest.approx(batch.values[name][b], abs=1e-4)
+        # summary() gives each subject's row as floats
+        for (name, value, stderr), (name1, value1, _) in zip(
+            batch.summary(subject=b), one.summary(), strict=True
+        ):
+            assert name == name1
+            assert value == pytest.approx(batch.values[name][b]) == pytest.approx(value1, abs=1e-4)
+            assert isinstance(stderr, float) and stderr == batch.stderr[name][b]
+    with pytest.raises(ConfigError, match="subject 3 is out of range; the fit has 3"):
+        batch.summary(subject=3)
 
 
 @needs_native

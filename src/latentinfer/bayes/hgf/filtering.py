@@ -195,14 +195,16 @@ def check_observed(observed: Any, x: torch.Tensor) -> torch.Tensor | None:
         return None
     arr = observed if isinstance(observed, torch.Tensor) else np.asarray(observed)
     m = as_tensor(arr, name="observed", ndim=(1, 2, 3), dtype=x.dtype, min_rows=1)
+    given = tuple(m.shape)
     if m.ndim == 1:
         m = m[None, :, None]
     elif m.ndim == 2:
         m = m[:, :, None]
     if m.shape[1:] != x.shape[1:] or m.shape[0] not in (1, x.shape[0]):
+        read = "" if len(given) == 3 else f", read as (batch, time, inputs) {tuple(m.shape)},"
         raise ShapeError(
-            f"observed has shape {tuple(m.shape)} but the inputs have "
-            f"{tuple(x.shape)} (batch, time, inputs); pass a 0/1 mask shaped like the inputs."
+            f"observed has shape {given}{read} but the inputs are (batch, time, inputs) "
+            f"{tuple(x.shape)}; pass a 0/1 mask shaped like the inputs."
         )
     if bool(((m != 0) & (m != 1)).any()):
         raise ValidationError("observed must hold 0 (missing) or 1 (observed) only.")

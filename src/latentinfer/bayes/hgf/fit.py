@@ -83,13 +83,21 @@ class HGFFit:
     steps: int
     seconds: float
 
-    def summary(self) -> list[tuple[str, str, str]]:
-        """Rows ``(name, value, stderr)`` (first subject when there are several)."""
-        rows = []
-        for n in self.names:
-            v, s = np.ravel(self.values[n])[0], np.ravel(self.stderr[n])[0]
-            rows.append((n, f"{v:.6g}", f"{s:.3g}"))
-        return rows
+    def summary(self, subject: int = 0) -> list[tuple[str, float, float]]:
+        """Rows ``(name, value, stderr)`` of one subject (the first by default), as floats
+        on the natural scale."""
+        n_subjects = int(np.size(self.objective))
+        if isinstance(subject, bool) or not isinstance(subject, (int, np.integer)):
+            raise ConfigError(f"subject must be an integer index; got {subject!r}.")
+        if not -n_subjects <= subject < n_subjects:
+            raise ConfigError(
+                f"subject {subject} is out of range; the fit has {n_subjects} subject(s) "
+                f"(0 to {n_subjects - 1})."
+            )
+        return [
+            (n, float(np.ravel(self.values[n])[subject]), float(np.ravel(self.stderr[n])[subject]))
+            for n in self.names
+        ]
 
 
 def _positive(key: ParamKey) -> bool:

@@ -81,7 +81,10 @@ def read_trials(
     Args:
         path: the CSV file.
         input_columns: the input column(s) (default ``["input"]``).
-        response_column: the response column, or None for none.
+        response_column: the response column, or None (the default) to read no responses,
+            even from a file with a ``response`` column: responses are only wanted for a
+            response model (``latentinfer hgf fit --response-model`` reads ``response``
+            when the file has one).
         subject_column: the subject column (default: ``subject`` if the file has one). A
             column named here must exist.
         time_column: the time-step column (default: ``time_step`` if the file has one). A
