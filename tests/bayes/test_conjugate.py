@@ -215,6 +215,9 @@ def test_tensor_forgetting_float32_and_the_pure_beta_functions(series) -> None:
             "n_categories",
         ),
         (lambda: DirichletCategoricalFilter(3, concentration=0.0), ConfigError, "concentration"),
+        (lambda: DirichletCategoricalFilter(3.0), ConfigError, "n_categories must be an integer"),
+        (lambda: DirichletCategoricalFilter(-2), ConfigError, r"n_categories must lie in \[2"),
+        (lambda: DirichletCategoricalFilter(1), ConfigError, r"n_categories must lie in \[2"),
     ],
 )
 def test_bad_hyperparameters_name_the_argument(make, error, name) -> None:

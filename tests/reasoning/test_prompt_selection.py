@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latentinfer.bayes import BetaBernoulliFilter
-from latentinfer.core.errors import ConfigError, ValidationError
+from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.reasoning.prompt_selection import (
     MoPPSSelector,
     UniformSelector,
@@ -66,8 +66,31 @@ def test_forecast_is_the_posterior_mean_before_the_rollouts():
     assert sel.forecast([2, 5]) == {"predicted_success": pytest.approx((4 / 6 + 1 / 6) / 2)}
     assert UniformSelector(10).predicted_success([1]) is None
     assert UniformSelector(10).forecast([1]) == {}
-    with pytest.raises(ConfigError, match=r"indices must lie in \[0, 9\]"):
+    with pytest.raises(ValidationError, match=r"indices must lie in \[0, 9\]"):
         sel.predicted_success([10])
+
+
+@pytest.mark.parametrize("name", ["uniform", "mopps"])
+@pytest.mark.parametrize(
+    ("indices", "successes", "trials", "error", "match"),
+    [
+        ([0.0, 1.7], [1, 1], 2, ValidationError, "indices must hold whole numbers"),
+        ([float("nan")], [1], 2, ValidationError, "indices"),
+        (torch.tensor([True, False]), [1, 1], 2, ValidationError, "indices .* mask"),
+        ([[0, 1]], [1, 1], 2, ShapeError, r"indices must have shape \(B,\)"),
+        ([0, 10], [1, 1], 2, ValidationError, r"indices must lie in \[0, 9\]"),
+        ([0, 1], [0, 0], -2, ValidationError, "trials must be non-negative"),
+        ([0, 1], [3, 1], 2, ValidationError, "successes must not exceed trials"),
+        ([0, 1], [float("nan"), 1], 2, ValidationError, "successes"),
+        ([0, 1], [1, 1, 1], 2, ShapeError, "successes has shape"),
+        ([0, 1], [1, 1], [2, 2, 2], ShapeError, "trials has shape"),
+    ],
+)
+def test_bad_updates_are_refused_by_every_selector(name, indices, successes, trials, error, match):
+    sel = make_selector(name, 10, seed=0)
+    with pytest.raises(error, match=match):
+        sel.update(indices, successes, trials)
+    assert sel.rollouts_ == 0 and sel.steps_ == 0
 
 
 @pytest.mark.parametrize("name", ["uniform", "mopps"])

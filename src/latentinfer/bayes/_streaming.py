@@ -133,6 +133,32 @@ def check_nonnegative(t: torch.Tensor, *, name: str) -> None:
         )
 
 
+def check_counts(
+    successes: Any,
+    trials: Any,
+    shape: Sequence[int],
+    *,
+    what: str,
+    dtype: torch.dtype | None,
+    device: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``successes`` and ``trials`` broadcast to ``shape`` (the indices' shape, named by
+    ``what``): finite, non-negative, successes ≤ trials."""
+    s = observations(successes, name="successes", dtype=dtype, device=device)
+    k = observations(trials, name="trials", dtype=dtype, device=device)
+    for name, t in (("successes", s), ("trials", k)):
+        check_broadcasts_to(t, shape, name=name, what=what)
+        check_nonnegative(t, name=name)
+    s, k = s.expand(tuple(shape)), k.expand(tuple(shape))
+    if bool((s > k).any()):
+        first = tuple(int(i) for i in torch.nonzero(s > k)[0])
+        raise ValidationError(
+            f"successes must not exceed trials; got successes {float(s[first]):g} > trials "
+            f"{float(k[first]):g} at index {first}."
+        )
+    return s, k
+
+
 def integer_valued(t: torch.Tensor, *, name: str) -> torch.Tensor:
     """``t`` as int64, if every entry is a whole number."""
     if t.dtype.is_floating_point:
@@ -144,6 +170,24 @@ def integer_valued(t: torch.Tensor, *, name: str) -> torch.Tensor:
                 f"index {first}."
             )
     return t.to(torch.int64)
+
+
+def arm_indices(x: Any, *, name: str, device: Any = None) -> torch.Tensor:
+    """Integer indices (whole numbers of any dtype) as int64; a boolean mask is refused."""
+    is_mask = x.dtype == torch.bool if isinstance(x, torch.Tensor) else _bool_array(x)
+    if is_mask:
+        raise ValidationError(
+            f"{name} must hold integer indices; got a boolean tensor (a mask?). Pass the "
+            "indices it selects, e.g. torch.nonzero(mask).squeeze(-1)."
+        )
+    return integer_valued(observations(x, name=name, dtype=None, device=device), name=name)
+
+
+def _bool_array(x: Any) -> bool:
+    try:
+        return np.asarray(x).dtype.kind == "b"
+    except (TypeError, ValueError):  # as_tensor explains what cannot be read
+        return False
 
 
 def check_time(x: torch.Tensor, *, name: str, min_ndim: int, layout: str) -> None:

@@ -30,14 +30,13 @@ import torch
 from latentinfer.bayes._streaming import (
     ConjugateFilter,
     FilterTrace,
+    arm_indices,
     check_batch_shape,
-    check_broadcasts_to,
+    check_counts,
     check_dtype,
     check_forgetting,
-    check_nonnegative,
     check_param,
     check_time,
-    integer_valued,
     observations,
 )
 from latentinfer.bayes.selection import (
@@ -191,9 +190,7 @@ class BetaBernoulliFilter(ConjugateFilter[BetaBelief]):
 
     # -- input checks -----------------------------------------------------------------------
     def _arms(self, arms: Any) -> Tensor:
-        t = integer_valued(
-            observations(arms, name="arms", dtype=None, device=self._device), name="arms"
-        )
+        t = arm_indices(arms, name="arms", device=self._device)
         if t.ndim != len(self.batch_shape) + 1 or tuple(t.shape[:-1]) != self.batch_shape:
             raise ShapeError(
                 f"arms must have shape (*batch_shape, B) = ({', '.join(map(str, self.batch_shape))}"
@@ -207,19 +204,7 @@ class BetaBernoulliFilter(ConjugateFilter[BetaBelief]):
         return t
 
     def _counts(self, successes: Any, trials: Any, shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        s = observations(successes, name="successes", **self._kw())
-        k = observations(trials, name="trials", **self._kw())
-        for name, t in (("successes", s), ("trials", k)):
-            check_broadcasts_to(t, shape, name=name, what="the arms' shape")
-            check_nonnegative(t, name=name)
-        s, k = s.expand(shape), k.expand(shape)
-        if bool((s > k).any()):
-            first = tuple(int(i) for i in torch.nonzero(s > k)[0])
-            raise ValidationError(
-                f"successes must not exceed trials; got successes {float(s[first]):g} > trials "
-                f"{float(k[first]):g} at index {first}."
-            )
-        return s, k
+        return check_counts(successes, trials, shape, what="the arms' shape", **self._kw())
 
     def _dense(self, arms: Tensor, values: Tensor) -> Tensor:
         out = torch.zeros(self._belief_shape(), dtype=self.dtype, device=self.alpha_.device)
@@ -244,8 +229,11 @@ class BetaBernoulliFilter(ConjugateFilter[BetaBelief]):
 
         Args:
             arms: ``(*batch_shape, B)`` arm indices (repeats are summed into one step).
-            successes: counts broadcastable to ``arms`` (0 ≤ successes ≤ trials).
-            trials: counts broadcastable to ``arms`` (an int for a fixed group size).
+            successes: counts broadcastable to ``arms`` (0 ≤ successes ≤ trials); a
+                fractional count is absorbed as it is (a soft count, e.g. the sum of
+                rewards in [0, 1]).
+            trials: counts broadcastable to ``arms`` (an int for a fixed group size;
+                fractional counts are taken as they are too).
         """
         a = self._arms(arms)
         s, k = self._counts(successes, trials, tuple(a.shape))

@@ -20,22 +20,22 @@ from __future__ import annotations
 
 from typing import Any, Self, final
 
-import numpy as np
 import torch
 
 from latentinfer.bayes._streaming import (
     ConjugateFilter,
     FilterTrace,
+    arm_indices,
     check_batch_shape,
     check_broadcasts_to,
     check_dtype,
     check_forgetting,
     check_param,
     check_time,
-    integer_valued,
     observations,
 )
 from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
+from latentinfer.core.validation import check_number
 from latentinfer.inference.conjugate import DirichletBelief, NormalBelief, NormalInverseGammaBelief
 
 __all__ = ["DirichletCategoricalFilter", "NormalFilter", "NormalInverseGammaFilter"]
@@ -254,6 +254,8 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
     ) -> None:
         self.dtype, self._device = check_dtype(dtype), device
         kw: dict[str, Any] = {"dtype": self.dtype, "device": device}
+        if n_categories is not None:
+            check_number(n_categories, name="n_categories", low=2, integer=True)
         conc = check_param(concentration, name="concentration", **kw)
         if conc.ndim == 0:
             if n_categories is None:
@@ -261,16 +263,11 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
                     "n_categories is None and concentration is a number; pass n_categories "
                     "(an int ≥ 2) or a concentration tensor of shape (..., K)."
                 )
-            conc = conc.expand(n_categories).clone()
-        if n_categories is not None and (
-            not isinstance(n_categories, int | np.integer)
-            or isinstance(n_categories, bool)
-            or n_categories < 2
-            or n_categories != conc.shape[-1]
-        ):
+            conc = conc.expand(int(n_categories)).clone()
+        elif n_categories is not None and n_categories != conc.shape[-1]:
             raise ConfigError(
-                f"n_categories must be an int ≥ 2 matching concentration's last dimension "
-                f"({conc.shape[-1]}); got {n_categories!r}."
+                f"n_categories ({n_categories}) does not match concentration's last dimension "
+                f"({conc.shape[-1]}); pass one of them, or make them agree."
             )
         if conc.shape[-1] < 2:
             raise ShapeError(
@@ -287,7 +284,7 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
         return (*self.batch_shape, self.n_categories)
 
     def _categories(self, x: Any) -> Tensor:
-        t = integer_valued(observations(x, name="x", dtype=None, device=self._device), name="x")
+        t = arm_indices(x, name="x", device=self._device)
         if t.numel() and bool(((t < 0) | (t >= self.n_categories)).any()):
             raise ValidationError(
                 f"x must hold category indices in [0, {self.n_categories - 1}]; got values in "

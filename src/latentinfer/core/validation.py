@@ -164,7 +164,7 @@ def check_number(
     """
     if value is None and allow_none:
         return value
-    kind = "an integer" if integer else "a number"
+    kind = "an integer" if integer else "a finite number"
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     is_num = is_int or isinstance(value, (float, np.floating))
     if (integer and not is_int) or not is_num or (not is_int and not math.isfinite(value)):

@@ -25,8 +25,9 @@ from typing import Any, Self, final
 
 import torch
 
+from latentinfer.bayes._streaming import arm_indices, check_counts
 from latentinfer.bayes.beta_bernoulli import BetaBernoulliFilter
-from latentinfer.core.errors import ConfigError
+from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.seeding import make_generator
 from latentinfer.core.validation import check_choice, check_number
 
@@ -95,22 +96,37 @@ class PromptSelector(ABC):
             successes: ``(B,)`` counts (or a number broadcast to them), 0 ≤ s ≤ trials.
             trials: ``(B,)`` counts or an int (rollouts per prompt).
         """
-        idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
-        k = torch.as_tensor(trials, dtype=torch.float64).expand(idx.shape)
-        self._absorb(idx, torch.as_tensor(successes, dtype=torch.float64), k)
+        idx = self._check_indices(indices)
+        s, k = check_counts(
+            successes,
+            trials,
+            tuple(idx.shape),
+            what="the indices' shape",
+            dtype=torch.float64,
+            device=None,
+        )
+        self._absorb(idx, s, k)
         self.rollouts_ += int(k.sum())
         self.steps_ += 1
         return self
 
     def _check_indices(self, indices: Any) -> Tensor:
-        idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
+        """``(B,)`` int64 prompt indices in range (whole numbers of any dtype, not a mask)."""
+        idx = arm_indices(indices, name="indices")
+        if idx.ndim != 1:
+            raise ShapeError(
+                f"indices must have shape (B,), one prompt index each; got {tuple(idx.shape)}."
+            )
         if bool(((idx < 0) | (idx >= self.n_prompts)).any()):
-            raise ConfigError(f"indices must lie in [0, {self.n_prompts - 1}].")
+            raise ValidationError(
+                f"indices must lie in [0, {self.n_prompts - 1}]; got values in "
+                f"[{int(idx.min())}, {int(idx.max())}]."
+            )
         return idx
 
+    @abstractmethod
     def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
-        """Hook for selectors that learn from the rewards (checks included)."""
-        self._check_indices(indices)
+        """Learn from checked ``(B,)`` indices, successes and trials."""
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the selection exactly (JSON-able plus tensors)."""
@@ -142,6 +158,9 @@ class UniformSelector(PromptSelector):
     def select(self, batch_size: int) -> Tensor:
         b = self._check_batch(batch_size)
         return torch.randperm(self.n_prompts, generator=self._generator)[:b]
+
+    def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
+        """Nothing to learn: uniform selection ignores the rewards."""
 
 
 @final
@@ -207,7 +226,7 @@ class MoPPSSelector(PromptSelector):
         return self.filter_.mean[self._check_indices(indices)]
 
     def _absorb(self, indices: Tensor, successes: Tensor, trials: Tensor) -> None:
-        self.filter_.update(indices, successes, trials)  # the filter checks its inputs
+        self.filter_.update(indices, successes, trials)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "filter": self.filter_.state_dict()}
