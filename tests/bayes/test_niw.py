@@ -362,6 +362,8 @@ def test_heads_share_an_extractor_and_episodes(task, fitted):
     assert torch.allclose(p.sum(-1), torch.ones(20), atol=1e-6)
     fixed = ConjugateGaussianHead(fitted.extractor_, kappa0=0.5, nu0=500.0).fit(task)
     assert fixed.prior_.kappa.item() == 0.5 and fixed.selection_scores_ == {}
+    with pytest.raises(ConfigError, match=r"nu0 must be a number > d \+ 1 = \d+ \(d = \d+, the fe"):
+        ConjugateGaussianHead(fitted.extractor_, nu0=1.0).fit(task)
 
 
 def test_bad_inputs_name_the_argument(task, fitted):

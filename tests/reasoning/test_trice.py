@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentinfer.core.errors import ConfigError
+from latentinfer.core.errors import ConfigError, ValidationError
 from latentinfer.core.metrics import read_metrics
 from latentinfer.inference.mcmc_em import trice_weights
 from latentinfer.reasoning import trice as trice_mod
@@ -164,11 +164,44 @@ def test_mopps_selector_and_budget(tok):
         ("subsample", 0, "subsample must lie in"),
         ("control_variate", "yes", "control_variate must be True or False"),
         ("lr", -1.0, "lr must lie in"),
+        ("subsample", 100, r"subsample \(M'\) must be at most 2 × batch_size = 32"),
+        ("selector_options", {"target": 0.3}, "selector_options: selector 'uniform' takes no"),
+        ("selector_options", [0.5], "selector_options must be a dict"),
     ],
 )
 def test_bad_config_values_name_the_option(option, value, match):
     with pytest.raises(ConfigError, match=match):
         TRICEConfig(**{option: value})
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"forget": 0.5}, r"selector_options: unknown MoPPS option\(s\) \['forget'\]"),
+        ({"target": 1.5}, r"selector_options: target must lie in \[0, 1\]"),
+        ({"rule": "interval", "interval": (0.8, 0.2)}, "selector_options: interval"),
+    ],
+)
+def test_selector_options_are_checked_when_the_config_is_built(options, match):
+    with pytest.raises(ConfigError, match=match):
+        TRICEConfig(selector="mopps", selector_options=options)
+    assert TRICEConfig(
+        selector="mopps", selector_options={"rule": "interval", "interval": (0.2, 0.8)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (lambda tok: (None, tok, TASK), "model must be a causal language model .* got NoneType"),
+        (lambda tok: ("gpt2", tok, TASK), "got str; load it first with .*load_lm"),
+        (lambda tok: (_lm(tok), None, TASK), "tokenizer must be the model's tokenizer"),
+        (lambda tok: (_lm(tok), tok, None), "task must be a latentinfer Task"),
+    ],
+)
+def test_fit_names_a_wrong_model_tokenizer_or_task(tok, args, match):
+    with pytest.raises(ValidationError, match=match):
+        TRICE(_cfg()).fit(*args(tok), TASK.examples("train", 4))
 
 
 def test_batch_larger_than_the_data_is_refused(tok):

@@ -243,7 +243,7 @@ class ConjugateFilter(ABC, Generic[B]):
 
     def _step(self, belief: B, obs: tuple[torch.Tensor, ...]) -> tuple[B, torch.Tensor]:
         relaxed = belief.forget(self.prior, self.forgetting)  # type: ignore[attr-defined]
-        return self._absorb(relaxed, obs), -self._log_predictive(relaxed, obs)
+        return self._absorb(relaxed, obs), 0.0 - self._log_predictive(relaxed, obs)
 
     def reset(self) -> Self:
         """Return the belief to the prior; returns the filter."""

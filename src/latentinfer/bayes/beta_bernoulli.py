@@ -214,7 +214,7 @@ class BetaBernoulliFilter(ConjugateFilter[BetaBelief]):
     def _step(self, belief: BetaBelief, obs: tuple[Tensor, ...]) -> tuple[BetaBelief, Tensor]:
         s, k = obs
         relaxed = belief.forget(self.prior, self.forgetting)
-        surprise = -relaxed.log_predictive(s, k)  # 0 where k = 0
+        surprise = 0.0 - relaxed.log_predictive(s, k)  # 0 where k = 0 (+0.0, not -0.0)
         new = beta_bernoulli_update(belief, s, k, prior=self.prior, forgetting=self.forgetting)
         return new, surprise
 

@@ -31,7 +31,7 @@ from latentinfer.core.output import LossOutput
 from latentinfer.core.progress import TrainProgress
 from latentinfer.core.seeding import derive_seed, make_generator, resolve_seed, rng_scope
 from latentinfer.core.trainer import Callback, TrainResult, train
-from latentinfer.core.validation import as_tensor, check_n_features, check_number
+from latentinfer.core.validation import as_tensor, check_choice, check_n_features, check_number
 from latentinfer.data.fewshot import SPLITS, FewShotTask
 from latentinfer.nn.mlp import MLP
 
@@ -381,8 +381,7 @@ class FewShotClassifier(abc.ABC):
             raise ValidationError(f"task must be a FewShotTask; got {type(task).__name__}.")
         check_number(n_episodes, name="n_episodes", low=2, integer=True)
         check_number(batch_episodes, name="batch_episodes", low=1, integer=True)
-        if split not in SPLITS:
-            raise ConfigError(f"split must be one of {SPLITS}; got {split!r}.")
+        check_choice(split, name="split", choices=SPLITS)
         seed = resolve_seed(seed)
         check_n_features(task.dataset.X, self.feature_shape_, name="task.dataset.X")
         accs: list[torch.Tensor] = []

@@ -46,7 +46,8 @@ from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError
 from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.validation import check_choice, check_number
 from latentinfer.reasoning.generation import log_prob
-from latentinfer.reasoning.prompt_selection import SELECTORS
+from latentinfer.reasoning.prompt_selection import check_selector_options
+from latentinfer.reasoning.tasks import Task
 
 __all__ = [
     "Processes",
@@ -62,6 +63,36 @@ __all__ = [
 ]
 
 Tensor = torch.Tensor
+
+
+def check_lm(model: Any, tokenizer: Any) -> None:
+    """A causal LM module and its tokenizer, as every reasoning trainer's ``fit`` takes."""
+    if not isinstance(model, torch.nn.Module):
+        hint = (
+            "; load it first with latentinfer.reasoning.load_lm(path)"
+            if isinstance(model, str | Path)
+            else ""
+        )
+        raise ValidationError(
+            "model must be a causal language model (a torch.nn.Module such as a Hugging Face "
+            f"...ForCausalLM, or latentinfer.reasoning.tiny_lm(tokenizer)); got "
+            f"{type(model).__name__}{hint}."
+        )
+    if tokenizer is None or not callable(tokenizer):
+        raise ValidationError(
+            "tokenizer must be the model's tokenizer (callable on text, with an eos token); "
+            f"got {type(tokenizer).__name__}."
+        )
+
+
+def check_fit_args(model: Any, tokenizer: Any, task: Any) -> None:
+    """:func:`check_lm`, and a :class:`Task`."""
+    check_lm(model, tokenizer)
+    if not isinstance(task, Task):
+        raise ValidationError(
+            "task must be a latentinfer Task (for instance get_task('arithmetic')); got "
+            f"{type(task).__name__}."
+        )
 
 
 def check_examples(examples: Any, *, name: str = "examples") -> list[Any]:
@@ -458,11 +489,7 @@ def check_trainer_options(cfg: Any) -> None:
         cfg.max_grad_norm, name="max_grad_norm", low=0, low_inclusive=False, allow_none=True
     )
     check_number(cfg.max_new_tokens, name="max_new_tokens", low=1, integer=True)
-    check_choice(cfg.selector, name="selector", choices=SELECTORS)
-    if not isinstance(cfg.selector_options, dict):
-        raise ConfigError(
-            f"selector_options must be a dict; got {type(cfg.selector_options).__name__}."
-        )
+    check_selector_options(cfg.selector, cfg.selector_options)
     check_number(cfg.eval_every, name="eval_every", low=0, integer=True)
     check_number(cfg.eval_max, name="eval_max", low=1, integer=True, allow_none=True)
     check_number(cfg.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)

@@ -45,6 +45,7 @@ from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
     check_examples,
+    check_fit_args,
     check_minibatch,
     check_trainer_options,
     final_accuracy,
@@ -166,7 +167,7 @@ class GRPOResult:
         run_dir: the run folder, if any.
     """
 
-    model: Any
+    model: Any = field(repr=False)  # a whole network: too long to print
     steps: int
     rollouts: int
     metrics: list[dict[str, Any]]
@@ -224,6 +225,7 @@ class GRPO:
             :class:`GRPOResult`.
         """
         cfg = self.config
+        check_fit_args(model, tokenizer, task)
         train = check_examples(examples)
         held = (
             None if eval_examples is None else check_examples(eval_examples, name="eval_examples")

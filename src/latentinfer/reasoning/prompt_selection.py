@@ -31,10 +31,27 @@ from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.seeding import make_generator
 from latentinfer.core.validation import check_choice, check_number
 
-__all__ = ["SELECTORS", "MoPPSSelector", "PromptSelector", "UniformSelector", "make_selector"]
+__all__ = [
+    "MOPPS_OPTIONS",
+    "SELECTORS",
+    "MoPPSSelector",
+    "PromptSelector",
+    "UniformSelector",
+    "check_selector_options",
+    "make_selector",
+]
 
 Tensor = torch.Tensor
 SELECTORS = ("uniform", "mopps")
+MOPPS_OPTIONS = (
+    "forgetting",
+    "pool_ratio",
+    "target",
+    "rule",
+    "interval",
+    "prior_alpha",
+    "prior_beta",
+)
 
 
 class PromptSelector(ABC):
@@ -175,6 +192,7 @@ class MoPPSSelector(PromptSelector):
         pool_ratio: candidate pool as a multiple of the batch (8 in MoPPS).
         target: the success rate aimed at.
         rule: ``"closest"`` (MoPPS) or ``"interval"`` (see :mod:`latentinfer.bayes.selection`).
+        interval: ``(low, high)`` of the ``"interval"`` rule.
         prior_alpha, prior_beta: the Beta prior (and what forgetting relaxes toward).
 
     Attributes:
@@ -203,6 +221,7 @@ class MoPPSSelector(PromptSelector):
         pool_ratio: float = 8,
         target: float = 0.5,
         rule: str = "closest",
+        interval: tuple[float, float] = (0.3, 0.7),
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
     ) -> None:
@@ -216,6 +235,7 @@ class MoPPSSelector(PromptSelector):
             pool_ratio=pool_ratio,
             rule=rule,
             target=target,
+            interval=interval,
         )
 
     def select(self, batch_size: int) -> Tensor:
@@ -250,12 +270,23 @@ def make_selector(
         if options:
             raise ConfigError(
                 f"selector 'uniform' takes no options; got {sorted(options)}. MoPPS options "
-                "(forgetting, pool_ratio, target, rule, prior_alpha, prior_beta) need "
-                "selector='mopps'."
+                f"({', '.join(MOPPS_OPTIONS)}) need selector='mopps'."
             )
         return UniformSelector(n_prompts, seed=seed)
-    accepted = ("forgetting", "pool_ratio", "target", "rule", "prior_alpha", "prior_beta")
+    accepted = MOPPS_OPTIONS
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ConfigError(f"unknown MoPPS option(s) {unknown}; accepted: {list(accepted)}.")
     return MoPPSSelector(n_prompts, seed=seed, **options)
+
+
+def check_selector_options(name: str, options: dict[str, Any]) -> None:
+    """Raise the error :func:`make_selector` would give for ``name`` and ``options``
+    (what a trainer's config checks when it is built, before any data is seen)."""
+    check_choice(name, name="selector", choices=SELECTORS)
+    if not isinstance(options, dict):
+        raise ConfigError(f"selector_options must be a dict; got {type(options).__name__}.")
+    try:
+        make_selector(name, 1, seed=0, **options)
+    except ConfigError as exc:
+        raise ConfigError(f"selector_options: {exc}") from None

@@ -57,6 +57,7 @@ class GapResult:
         free_valid: ``(Q,)`` share of each query's samples that stated the target.
         mse_direct: mean squared error of ``direct`` to ``true_p``.
         mse_free: mean squared error of ``free`` to ``true_p``.
+        mse_free_sampled: mean squared error of ``free_sampled`` to ``true_p``.
     """
 
     true_p: Tensor

@@ -28,6 +28,7 @@ from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.trainer import TrainResult, is_main_process, train
 from latentinfer.core.validation import check_choice, check_number
+from latentinfer.reasoning._training import check_fit_args, check_lm
 from latentinfer.reasoning.generation import _check_texts, _encode, _special_id
 from latentinfer.reasoning.tasks.base import Example, Task
 
@@ -260,8 +261,7 @@ class SFT:
         Returns:
             An :class:`SFTResult`.
         """
-        if not isinstance(task, Task):
-            raise ValidationError(f"task must be a latentinfer Task; got {type(task).__name__}.")
+        check_fit_args(model, tokenizer, task)
         items = list(examples)
         if not items:
             raise ValidationError("examples is empty; pass at least one Example.")
@@ -294,6 +294,7 @@ class SFT:
         rationales) call it directly. ``run_info`` is stored in the checkpoints.
         """
         cfg = self.config
+        check_lm(model, tokenizer)
         data = encode_pairs(tokenizer, prompts, targets, max_len=cfg.max_len)
         wrapper = LMLoss(model)
         result = train(

@@ -51,6 +51,7 @@ from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
     check_examples,
+    check_fit_args,
     check_trainer_options,
     final_accuracy,
     optimizer_step,
@@ -178,7 +179,7 @@ class STaRResult:
         run_dir: the run folder, if any.
     """
 
-    model: Any
+    model: Any = field(repr=False)  # a whole network: too long to print
     rounds: int
     steps: int
     samples: int
@@ -296,6 +297,7 @@ class STaR:
             :class:`STaRResult`.
         """
         cfg = self.config
+        check_fit_args(model, tokenizer, task)
         train = check_examples(examples)
         held = (
             None if eval_examples is None else check_examples(eval_examples, name="eval_examples")

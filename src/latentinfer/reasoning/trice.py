@@ -60,6 +60,7 @@ from latentinfer.reasoning._session import TrainerSession
 from latentinfer.reasoning._training import (
     Processes,
     check_examples,
+    check_fit_args,
     check_minibatch,
     check_trainer_options,
     final_accuracy,
@@ -110,8 +111,8 @@ class TRICEConfig:
         first_valid: ``"no_cv"`` or ``"paper"``: the control variate for an example whose
             first valid rationale is this step's proposal (see
             :mod:`latentinfer.inference.mcmc_em`).
-        subsample: M', the sequences kept for the backward pass by systematic resampling
-            (``None``: all 2M).
+        subsample: M' ≤ 2M, the sequences kept for the backward pass by systematic
+            resampling (``None``: all 2M).
         max_new_tokens: the longest sampled rationale, in tokens.
         init: how the memory starts: ``"hint"`` (sample with the answer as a hint),
             ``"gold"`` (the examples' gold rationales where present) or ``"none"``.
@@ -166,6 +167,11 @@ class TRICEConfig:
             )
         check_choice(self.first_valid, name="first_valid", choices=FIRST_VALID)
         check_number(self.subsample, name="subsample", low=1, integer=True, allow_none=True)
+        if self.subsample is not None and self.subsample > 2 * self.batch_size:
+            raise ConfigError(
+                f"subsample (M') must be at most 2 × batch_size = {2 * self.batch_size}, the "
+                f"memory and proposed sequences it resamples from; got {self.subsample}."
+            )
         check_choice(self.init, name="init", choices=INITS)
         check_number(self.init_attempts, name="init_attempts", low=1, integer=True)
         check_number(self.max_samples, name="max_samples", low=1, integer=True, allow_none=True)
@@ -192,7 +198,7 @@ class TRICEResult:
         run_dir: the run folder, if any.
     """
 
-    model: Any
+    model: Any = field(repr=False)  # a whole network: too long to print
     memory: list[str | None]
     valid: list[bool]
     steps: int
@@ -299,6 +305,7 @@ class TRICE:
             :class:`TRICEResult`.
         """
         cfg = self.config
+        check_fit_args(model, tokenizer, task)
         train = check_examples(examples)
         held = (
             None if eval_examples is None else check_examples(eval_examples, name="eval_examples")
