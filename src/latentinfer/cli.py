@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape  # messages and tables may hold brackets: E[z|x]
 from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
@@ -110,13 +111,18 @@ def _model_class(name: str) -> Any:
     return methods.load_object(methods.get(name))
 
 
-def _make_model(model_cls: Any, seed: int, options: dict[str, Any]) -> Any:
-    """Build a model from command-line options, naming unknown ones."""
+def _make_model(
+    model_cls: Any, seed: int, options: dict[str, Any], *, flagged: Sequence[str] = ()
+) -> Any:
+    """Build a model from command-line options, naming unknown ones. ``flagged``: the
+    options set by a flag of their own (``--latent-dim``); errors name that flag, and
+    ``--model-option`` for the others."""
     check_model_options(model_cls, options, label=model_cls.__name__)
     try:
         return model_cls(seed=seed, **options)
-    except ConfigError as exc:  # name the flag that set the option
-        given = {k: f for k, f in _MODEL_FLAGS.items() if k in options}
+    except ConfigError as exc:
+        given = {k: _MODEL_FLAGS[k] for k in flagged}
+        given |= {k: f"--model-option {k}" for k in options if k not in given}
         raise ConfigError(flag_terms(str(exc), given)) from None
 
 
@@ -267,19 +273,22 @@ def _print_table(
     *,
     one_line: bool = False,
 ) -> None:
-    """A Rich table; ``one_line`` keeps each row on one line, cutting the last column."""
-    table = Table(title=title, show_lines=False)
+    """A Rich table; ``one_line`` keeps each row on one line, cutting the last column. Text
+    is shown as it is (``Var_x E[z|x]`` is not Rich markup)."""
+    table = Table(title=escape(title), show_lines=False)
     if one_line:  # every column whole but the last, which takes what is left
         widths = [max([len(h), *(len(str(r[j])) for r in rows)]) for j, h in enumerate(headers)]
         left = console.width - sum(widths[:-1]) - 3 * len(headers) - 1
         for h, width in zip(headers[:-1], widths):
-            table.add_column(h, no_wrap=True, width=width)
-        table.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=max(left, 12))
+            table.add_column(escape(h), no_wrap=True, width=width)
+        table.add_column(
+            escape(headers[-1]), no_wrap=True, overflow="ellipsis", max_width=max(left, 12)
+        )
     else:
         for h in headers:
-            table.add_column(h)
+            table.add_column(escape(h))
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*(escape(str(c)) for c in r))
     console.print(table)
 
 
@@ -354,6 +363,7 @@ def _fit_run(
     resume: bool,
     iwae_k: int,
     test_episodes: int = 1000,
+    flagged_options: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     from latentinfer import data as data_mod
     from latentinfer.core.validation import check_number
@@ -383,7 +393,7 @@ def _fit_run(
     except ConfigError as exc:
         raise ConfigError(f"--data-option: {exc}") from None
     train_ds, test_ds = ds.split(0.2, seed=seed)
-    model = _make_model(model_cls, seed, model_options)
+    model = _make_model(model_cls, seed, model_options, flagged=flagged_options)
     try:
         check_trackers(model._train_config(train_options).trackers)
     except ConfigError as exc:
@@ -488,11 +498,21 @@ def fit(
             f"unknown option(s) {ctx.args} for `latentinfer fit {model}`; see --help."
         )
     model_options = _parse_options(model_option, flag="--model-option")
-    for key, value in (("latent_dim", latent_dim), ("likelihood", likelihood), ("beta", beta)):
-        if value is not None:
-            model_options[key] = value
-    if hidden is not None:
-        model_options["hidden"] = _parse_ints(hidden, flag="--hidden")
+    flagged: list[str] = []  # options set by a flag of their own, not by --model-option
+    for key, value in (
+        ("latent_dim", latent_dim),
+        ("likelihood", likelihood),
+        ("beta", beta),
+        ("hidden", None if hidden is None else _parse_ints(hidden, flag="--hidden")),
+    ):
+        if value is None:
+            continue
+        if key in model_options:
+            raise ConfigError(
+                f"{_MODEL_FLAGS[key]} and --model-option {key}=... both set {key}; pass one."
+            )
+        model_options[key] = value
+        flagged.append(key)
     train_options: dict[str, Any] = {}
     for key, value in (
         ("max_epochs", epochs),
@@ -511,6 +531,7 @@ def fit(
         data,
         data_options=_parse_options(data_option, flag="--data-option"),
         model_options=model_options,
+        flagged_options=tuple(flagged),
         train_options=train_options,
         seed=seed,
         run_dir=folder,
@@ -599,6 +620,9 @@ def diagnose_cmd(
     ] = True,
 ) -> None:
     """Print the diagnostics table of a fitted run and write its figures."""
+    from latentinfer.core.validation import check_number
+
+    check_number(max_rows, name="--max-rows", low=10, integer=True)  # DCI's split needs 10
     report = _diagnose_run(run_dir, max_rows=max_rows, with_dci=dci)
     _print_table(f"diagnostics of {report.model}", report.rows(), ("section", "quantity", "value"))
     for name, path in report.figures.items():
@@ -734,7 +758,6 @@ def main() -> None:
     except LatentInferError as exc:
         if os.environ.get("LATENTINFER_DEBUG"):
             raise
-        from rich.markup import escape  # messages may hold brackets: latentinfer[reasoning]
 
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -70,6 +70,7 @@ def test_fit_then_diagnose(tmp_path: Path) -> None:
     assert summary["epochs"] == 2 and summary["n_relevant_dims"] >= 0
     out = _ok(["diagnose", str(run)])
     assert "collapse" in out and "activity" in out
+    assert "E[z|x]" in out  # printed as text, not taken for Rich markup
     assert (run / "figures" / "kl_per_dim.png").is_file()
     assert (run / "figures" / "traversal.png").is_file()
     assert json.loads((run / "diagnostics.json").read_text())["model"] == "ARDVAE"
@@ -196,7 +197,26 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("fit", "vae", "--data", "digits", "--model-option", "foo=1"), "no option(s) ['foo']"),
         (("fit", "vae", "--data", "digits", "--iwae-k", "0"), "--iwae-k must lie"),
         (("fit", "vae", "--data", "linear", "--data-option", "n=x"), "--data-option: n must"),
-        (("diagnose", ".", "--max-rows", "0"), "has no config.json"),
+        (("diagnose", "."), "has no config.json"),
+        (
+            (
+                "fit",
+                "vae",
+                "--data",
+                "digits",
+                "--model-option",
+                "latent_dim=3",
+                "--latent-dim",
+                "5",
+            ),
+            "--latent-dim and --model-option latent_dim=... both set latent_dim",
+        ),
+        (
+            ("fit", "vae", "--data", "digits", "--model-option", "beta=-1"),
+            "--model-option beta must",
+        ),
+        (("fit", "vae", "--data", "digits", "--beta", "-1"), "--beta must lie"),
+        (("diagnose", ".", "--max-rows", "3"), "--max-rows must lie in [10, inf)"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(args: tuple[str, ...], message: str) -> None:

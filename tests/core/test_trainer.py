@@ -297,11 +297,66 @@ def test_resume_refuses_changed_options(tmp_path: Path) -> None:
         ("mixed_precision", "fp16"),
         ("max_epochs", 2.5),
         ("flush_denormal", "yes"),
+        ("restore_best", "no"),
+        ("progress", "yes"),
+        ("grad_accum", 200),
     ],
 )
 def test_bad_training_options_name_the_option(option: str, value: object) -> None:
     with pytest.raises(ConfigError, match=option):
         TrainConfig(**{option: value})
+
+
+def test_one_tracker_may_be_named_alone() -> None:
+    assert TrainConfig(trackers="tensorboard").trackers == ("tensorboard",)
+    with pytest.raises(ConfigError, match=r"grad_accum must be at most batch_size \(8\)"):
+        TrainConfig(batch_size=8, grad_accum=9)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (lambda: ("net", regression_data(n=8)), "ValidationError", "model must be a torch.nn"),
+        (
+            lambda: (torch.nn.Sequential(), regression_data(n=8)),
+            "ValidationError",
+            "no trainable parameters",
+        ),
+        (
+            lambda: (Regression(), tuple(t.numpy() for t in regression_data(n=8))),
+            "ValidationError",
+            "data must be a tensor, or a tuple of tensors.* got tuple of ndarray, ndarray. Convert",
+        ),
+        (
+            lambda: (Regression(), regression_data(n=8)[0].numpy()),
+            "ValidationError",
+            "got ndarray",
+        ),
+        (
+            lambda: (Regression(), (regression_data(n=8)[0], regression_data(n=6)[1])),
+            "ShapeError",
+            r"same number of rows; got \[8, 6\]",
+        ),
+    ],
+)
+def test_train_checks_what_it_is_given(args, error: str, match: str) -> None:
+    import latentinfer.core.errors as errors
+
+    with pytest.raises(getattr(errors, error), match=match):
+        train(*args(), TrainConfig(**QUIET), seed=0)
+    with pytest.raises(ConfigError, match=r"config must be a TrainConfig or None; got dict \(Tra"):
+        train(Regression(), regression_data(n=8), {"max_epochs": 1}, seed=0)
+
+
+def test_a_forward_that_returns_a_tensor_is_named() -> None:
+    from latentinfer.core import ValidationError
+
+    class Bare(Regression):
+        def forward(self, batch):  # type: ignore[no-untyped-def]
+            return super().forward(batch).total
+
+    with pytest.raises(ValidationError, match=r"return a latentinfer LossOutput .* got Tensor"):
+        train(Bare(), regression_data(n=16), TrainConfig(max_epochs=1, **QUIET), seed=0)
 
 
 def test_too_few_rows_is_a_clear_error() -> None:

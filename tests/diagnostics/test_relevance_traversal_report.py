@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentinfer import ValidationError
+from latentinfer import ShapeError, ValidationError
 from latentinfer.diagnostics import diagnose, run_relevance, run_traversal
 from latentinfer.vae import VAE
 
@@ -32,6 +32,8 @@ def test_traversal_grid(small_vae: VAE, digits: np.ndarray) -> None:
     assert not np.allclose(res.images[0, 0], res.images[0, -1])
     with pytest.raises(ValidationError, match="dims holds 9"):
         run_traversal(small_vae, dims=[9])
+    with pytest.raises(ValidationError, match="dims is empty"):
+        run_traversal(small_vae, dims=[])
 
 
 def test_report_with_factors_and_figures(
@@ -52,3 +54,8 @@ def test_report_with_factors_and_figures(
         assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(len(r) == 3 for r in report.rows())
     assert report.to_dict()["model"] == "VAE"
+
+
+def test_report_names_factors_of_the_wrong_length(small_vae: VAE, digits: np.ndarray) -> None:
+    with pytest.raises(ShapeError, match=r"factors has 100 row\(s\) but data has 300"):
+        diagnose(small_vae, digits[:300], factors=np.zeros((100, 1), dtype=int))

@@ -49,3 +49,7 @@ def test_condition_errors() -> None:
         cvae.transform(x, np.zeros((50, 3)))
     with pytest.raises(ShapeError, match="n=3 rows"):
         cvae.sample(3, c[:5])
+    with pytest.raises(ShapeError, match="C has feature shape"):
+        cvae.sample(3, np.zeros((3, 5)))
+    with pytest.raises(ConfigError, match=r"sample needs C \(3 row\(s\)\) after n; got 0"):
+        cvae.sample(3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentinfer import ConfigError, NotFittedError, ShapeError, ValidationError
+from latentinfer import CheckpointError, ConfigError, NotFittedError, ShapeError, ValidationError
 from latentinfer.vae import VAE, LatentVariableModel
 
 FAST = {"max_epochs": 3, "progress": False}
@@ -57,6 +57,11 @@ def test_same_seed_same_numbers(digits: np.ndarray) -> None:
     d = VAE(latent_dim=3, hidden=(32,))  # seed=None draws one and records it
     d.fit(digits[:100], max_epochs=1, progress=False)
     assert isinstance(d.seed_, int)
+    # ... and the recorded seed reproduces that fit, initial weights included
+    e = VAE(latent_dim=3, hidden=(32,), seed=d.seed_).fit(
+        digits[:100], max_epochs=1, progress=False
+    )
+    np.testing.assert_array_equal(d.transform(digits[:20]), e.transform(digits[:20]))
 
 
 @pytest.mark.parametrize(
@@ -117,6 +122,27 @@ def test_save_and_load_round_trip(fitted: VAE, digits: np.ndarray, tmp_path: Pat
     assert VAE.load(tmp_path / "m").latent_dim == 4
 
 
+def test_a_damaged_saved_model_gives_a_checkpoint_error(
+    fitted: VAE, digits: np.ndarray, tmp_path: Path
+) -> None:
+    truncated = fitted.save(tmp_path / "truncated")
+    tensors = truncated / "state.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=r"state.safetensors' cannot be read .* truncated"):
+        VAE.load(truncated)
+    broken = fitted.save(tmp_path / "broken")
+    (broken / "state.json").write_text('{"format": ')
+    with pytest.raises(CheckpointError, match=r"state.json' cannot be read"):
+        VAE.load(broken)
+    run = tmp_path / "run"
+    VAE(latent_dim=2, hidden=(8,), seed=0).fit(
+        digits[:100], max_epochs=1, progress=False, run_dir=run
+    )
+    step = sorted((run / "checkpoints").iterdir())[-1]
+    with pytest.raises(CheckpointError, match=r"not a saved model .* resume=True"):
+        VAE.load(step)
+
+
 def test_get_set_params_and_repr() -> None:
     vae = VAE(latent_dim=3, beta=2.0)
     params = vae.get_params()
@@ -126,6 +152,28 @@ def test_get_set_params_and_repr() -> None:
     assert repr(vae) == "VAE(latent_dim=5, beta=2.0)"
     with pytest.raises(ConfigError, match="no parameter 'latent'"):
         vae.set_params(latent=2)
+    # values get the constructor's checks, and nothing is set when one fails
+    with pytest.raises(ConfigError, match="beta must be a finite number; got 'x'"):
+        vae.set_params(beta="x", latent_dim=7)
+    with pytest.raises(ConfigError, match="hidden must be a sequence"):
+        vae.set_params(hidden=5)
+    assert vae.latent_dim == 5 and vae.beta == 2.0
+
+
+def test_set_params_on_a_fitted_model_discards_the_fit(fitted: VAE, digits: np.ndarray) -> None:
+    vae = VAE(latent_dim=3, hidden=(16,), seed=0).fit(digits[:100], max_epochs=1, progress=False)
+    vae.set_params(seed=0)  # the same value: the fit is kept
+    assert vae.is_fitted and vae.transform(digits[:2]).shape == (2, 3)
+    vae.set_params(latent_dim=5)
+    assert not vae.is_fitted
+    with pytest.raises(NotFittedError):
+        vae.sample(3)
+    with pytest.raises(NotFittedError):
+        vae.history_  # noqa: B018
+    vae.fit(digits[:100], max_epochs=1, progress=False)
+    assert vae.transform(digits[:2]).shape == (2, 5)
+    with pytest.raises(ConfigError, match=r"sample takes only n .* got 1 data argument"):
+        fitted.sample(2, digits[:2])
 
 
 def test_fit_options_override_the_training_config(digits: np.ndarray) -> None:
@@ -207,3 +255,13 @@ def test_more_bad_inputs_get_clear_errors(digits: np.ndarray) -> None:
     fitted = VAE(latent_dim=2, hidden=(8,), seed=0).fit(digits[:60], max_epochs=1, progress=False)
     with pytest.raises(ConfigError, match="k must lie"):
         fitted.score(digits[:5], k=0)
+
+
+def test_validation_data_errors_name_validation_data(digits: np.ndarray) -> None:
+    bad = digits[:50].copy()
+    bad[3, 2] = np.nan
+    vae = VAE(latent_dim=2, hidden=(8,), seed=0)
+    with pytest.raises(ValidationError, match="validation_data X holds 1 non-finite"):
+        vae.fit(digits[:100], validation_data=bad, max_epochs=1, progress=False)
+    with pytest.raises(ValidationError, match="validation_data X must have at least 1 row"):
+        vae.fit(digits[:100], validation_data=digits[:0], max_epochs=1, progress=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from latentinfer.core.errors import CheckpointError
@@ -184,12 +185,32 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], 
             f"{str(path)!r} is not a complete checkpoint; expected a folder holding "
             f"{TENSORS_FILE} and {META_FILE}."
         )
-    with open(path / META_FILE, encoding="utf-8") as fh:
-        document = json.load(fh)
-    if document.get("format") != FORMAT:
+    damaged = (
+        "; it may have been truncated or edited. Restore it from a copy or, for a training "
+        "checkpoint (step-<N>), delete that folder to resume from the one before it."
+    )
+    try:
+        with open(path / META_FILE, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(
+            f"{str(path / META_FILE)!r} cannot be read ({exc}){damaged}"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a latentinfer checkpoint.")
-    tensors = load_file(str(path / TENSORS_FILE))
-    return unflatten_state(document["skeleton"], tensors), document.get("meta", {})
+    try:
+        tensors = load_file(str(path / TENSORS_FILE))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(
+            f"{str(path / TENSORS_FILE)!r} cannot be read ({exc}){damaged}"
+        ) from None
+    try:
+        state = unflatten_state(document["skeleton"], tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{str(path)!r}: {META_FILE} and {TENSORS_FILE} do not match ({exc!r}){damaged}"
+        ) from None
+    return state, document.get("meta", {})
 
 
 def list_checkpoints(root: str | os.PathLike[str]) -> list[Path]:

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.errors import ConfigError
+from latentinfer.core.validation import check_bool, check_choice, check_number
 
 __all__ = ["TrainConfig"]
 
@@ -99,13 +100,19 @@ class TrainConfig:
         check_number(self.checkpoint_interval_s, name="checkpoint_interval_s", low=0)
         check_number(self.keep_checkpoints, name="keep_checkpoints", low=1, integer=True)
         check_choice(self.mixed_precision, name="mixed_precision", choices=("no", "bf16"))
-        check_choice(self.flush_denormal, name="flush_denormal", choices=(True, False))
+        check_bool(self.flush_denormal, name="flush_denormal")
+        check_bool(self.restore_best, name="restore_best")
+        check_bool(self.progress, name="progress", allow_none=True)
         check_choice(self.device, name="device", choices=("auto", "cpu", "cuda"))
-        self.trackers = tuple(self.trackers)
+        # one tracker may be given by name alone
+        self.trackers = (self.trackers,) if isinstance(self.trackers, str) else tuple(self.trackers)
         for t in self.trackers:
             check_choice(t, name="trackers", choices=("tensorboard", "mlflow"))
         if self.grad_accum > self.batch_size:
-            check_number(self.grad_accum, name="grad_accum", high=self.batch_size, integer=True)
+            raise ConfigError(
+                f"grad_accum must be at most batch_size ({self.batch_size}): each of the "
+                f"accumulated micro-batches needs a row at least; got {self.grad_accum}."
+            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (and checked)."""
@@ -123,8 +130,6 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            from latentinfer.core.errors import ConfigError
-
             raise ConfigError(f"unknown training option(s) {unknown}; accepted: {sorted(names)}.")
         d = dict(d)
         if "trackers" in d:

@@ -50,7 +50,13 @@ from latentinfer.core.checkpoint import (
 )
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.denormals import flushing_denormals
-from latentinfer.core.errors import CheckpointError, ConfigError, NonFiniteError, ValidationError
+from latentinfer.core.errors import (
+    CheckpointError,
+    ConfigError,
+    NonFiniteError,
+    ShapeError,
+    ValidationError,
+)
 from latentinfer.core.metrics import MetricsWriter
 from latentinfer.core.output import LossOutput
 from latentinfer.core.progress import TrainProgress
@@ -165,6 +171,58 @@ def take_rows(data: Batch, index: torch.Tensor) -> Batch:
     if isinstance(data, torch.Tensor):
         return data.index_select(0, index)
     return tuple(t.index_select(0, index) for t in data)
+
+
+def _check_train_args(model: Any, data: Any, config: Any, val_data: Any) -> None:
+    """What :func:`train` takes, checked before anything runs."""
+    if not isinstance(model, nn.Module):
+        raise ValidationError(
+            f"model must be a torch.nn.Module whose forward(batch) returns a LossOutput; got "
+            f"{type(model).__name__}."
+        )
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValidationError(
+            f"model ({type(model).__name__}) has no trainable parameters; build its layers "
+            "before training (or unfreeze them)."
+        )
+    if not isinstance(config, TrainConfig):
+        hint = " (TrainConfig(**options) makes one from a dict)" if isinstance(config, dict) else ""
+        raise ConfigError(
+            f"config must be a TrainConfig or None; got {type(config).__name__}{hint}."
+        )
+    _check_batch(data, name="data")
+    if val_data is not None:
+        _check_batch(val_data, name="val_data")
+        n_data = 1 if isinstance(data, torch.Tensor) else len(data)
+        n_val = 1 if isinstance(val_data, torch.Tensor) else len(val_data)
+        if n_data != n_val:
+            raise ShapeError(
+                f"val_data must have the structure of data ({n_data} tensor(s)); got {n_val}."
+            )
+
+
+def _check_batch(data: Any, *, name: str) -> None:
+    """``data`` is a tensor, or a non-empty tuple of tensors, all with the same rows ≥ 1."""
+    tensors = (data,) if isinstance(data, torch.Tensor) else data
+    if (
+        not isinstance(tensors, tuple)
+        or not tensors
+        or not all(isinstance(t, torch.Tensor) for t in tensors)
+    ):
+        kind = type(data).__name__
+        if isinstance(data, tuple | list) and data:
+            kind += " of " + ", ".join(type(t).__name__ for t in data)
+        raise ValidationError(
+            f"{name} must be a tensor, or a tuple of tensors, with one row per sample; got "
+            f"{kind}. Convert NumPy arrays with torch.as_tensor(x, dtype=torch.float32)."
+        )
+    rows = [int(t.shape[0]) if t.ndim else None for t in tensors]
+    if None in rows:
+        raise ShapeError(f"{name} must have rows (a dimension 0); got a 0-d tensor.")
+    if len(set(rows)) > 1:
+        raise ShapeError(f"{name}'s tensors must have the same number of rows; got {rows}.")
+    if rows[0] == 0:
+        raise ValidationError(f"{name} has no rows; pass at least one.")
 
 
 def _n_rows(data: Batch) -> int:
@@ -554,6 +612,12 @@ class _Loop:
             with ctx:
                 with self.autocast():
                     out: LossOutput = self.wrapped(batch)
+                if not isinstance(out, LossOutput):
+                    raise ValidationError(
+                        "the model's forward(batch) must return a latentinfer LossOutput "
+                        "(LossOutput(total=loss, parts={'loss': loss})); got "
+                        f"{type(out).__name__}."
+                    )
                 n = idx.shape[0]
                 weight = n * self.n_proc / n_global
                 (out.total if weight == 1.0 else out.total * weight).backward()
@@ -906,7 +970,8 @@ def train(
         NonFiniteError: a loss part became NaN/Inf (the message names the step and part).
         ConfigError: resuming with options that would change the trajectory.
     """
-    config = config or TrainConfig()
+    config = TrainConfig() if config is None else config
+    _check_train_args(model, data, config, val_data)
     seed = resolve_seed(seed)
     train_data, held_out = split_validation(data, val_data, config, seed)
     loop = _Loop(

@@ -82,6 +82,8 @@ def as_tensor(
             )
         if arr.dtype.kind == "b":
             arr = arr.astype(np.int64)
+        elif not arr.flags.writeable:  # e.g. pandas' read-only views: torch warns on them
+            arr = arr.copy()
         t = torch.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))  # keeps 0-d as 0-d
     if t.dtype == torch.bool:
         t = t.to(torch.int64)
@@ -177,6 +179,17 @@ def check_number(
         hi = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
         raise ConfigError(f"{name} must lie in {lo}, {hi}; got {value!r}.")
     return value
+
+
+def check_bool(value: Any, *, name: str, allow_none: bool = False) -> Any:
+    """Check that ``value`` is True or False (or None when ``allow_none``) and return it.
+
+    Strings such as ``"no"`` are refused: they would count as true.
+    """
+    if (value is None and allow_none) or isinstance(value, bool | np.bool_):
+        return value
+    extra = ", False or None" if allow_none else " or False"
+    raise ConfigError(f"{name} must be True{extra}; got {value!r}.")
 
 
 def check_choice(value: Any, *, name: str, choices: Iterable[Any]) -> Any:

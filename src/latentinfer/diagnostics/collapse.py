@@ -100,8 +100,10 @@ class CollapseResult:
         kl_threshold: the KL threshold used.
         input_output_correlation: for conditional models, the canonical correlations
             between the conditioning input and the data (descending), else ``None``.
-        linear_prediction: the linear theory's prediction when the model is linear with a
-            fixed-scale Gaussian likelihood and one latent level, else ``None``.
+        linear_prediction: the linear theory's prediction when the model is the one the
+            theory is about: linear (``hidden=()``), a fixed-scale Gaussian likelihood
+            (``obs_scale`` set), one latent level and a shared encoder variance
+            (``posterior_variance="shared"``); else ``None``.
     """
 
     groups: dict[str, GroupCollapse]

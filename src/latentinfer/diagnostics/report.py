@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from latentinfer.core.errors import ShapeError
 from latentinfer.diagnostics.activity import check_activity, run_activity
 from latentinfer.diagnostics.collapse import check_collapse, run_collapse
 from latentinfer.diagnostics.disentanglement import dci, mig
@@ -93,7 +94,8 @@ def diagnose(
         model: a fitted model meeting the latent-model contract.
         data: ``X`` (or ``(X, C)`` for conditional models).
         factors: ``(n, n_factors)`` ground-truth discrete factors of ``data``'s rows, for MIG
-            and DCI; ``None`` skips them.
+            and DCI; ``None`` skips them. With one factor, DCI's disentanglement is left out
+            (it is 1 whatever the codes).
         figures_dir: where to write ``kl_per_dim.png`` and ``traversal.png`` (``None``: no
             figures).
         seed: seed of the Monte Carlo parts.
@@ -106,11 +108,17 @@ def diagnose(
     """
     from latentinfer.core.validation import check_number
 
-    check_number(max_rows, name="max_rows", low=1, integer=True)
+    check_number(max_rows, name="max_rows", low=10, integer=True)  # DCI's split needs 10
     check_number(dci_rows, name="dci_rows", low=10, integer=True)
     parts = data if isinstance(data, tuple) else (data,)
+    n_rows = len(parts[0])
     parts = tuple(p[:max_rows] for p in parts)
     data = parts if len(parts) > 1 else parts[0]
+    if factors is not None and len(factors[:max_rows]) != len(parts[0]):
+        raise ShapeError(
+            f"factors has {len(factors)} row(s) but data has {n_rows}; pass one row of factors "
+            "per row of data."
+        )
     activity = run_activity(model, data, seed=seed)
     sections: dict[str, dict[str, Any]] = {"activity": check_activity(activity)}
     sections["collapse"] = check_collapse(run_collapse(model, data, seed=seed))
@@ -125,8 +133,9 @@ def diagnose(
         sections["disentanglement"] = {"mig": m.score}
         if with_dci:
             d = dci(codes[:dci_rows], f[:dci_rows], seed=seed)
+            if f.ndim > 1 and f.shape[1] > 1:  # with one factor it is 1 by definition
+                sections["disentanglement"]["dci_disentanglement"] = d.disentanglement
             sections["disentanglement"] |= {
-                "dci_disentanglement": d.disentanglement,
                 "dci_completeness": d.completeness,
                 "dci_informativeness": d.informativeness_test,
             }

@@ -77,6 +77,10 @@ def run_traversal(
     else:
         base = loc
     chosen = list(range(d)) if dims is None else [int(j) for j in dims]
+    if not chosen:
+        raise ValidationError(
+            f"dims is empty; pass the dimensions to traverse (0..{d - 1}) or None for all."
+        )
     for j in chosen:
         if not 0 <= j < d:
             raise ValidationError(f"dims holds {j}; accepted: 0..{d - 1}.")

@@ -122,12 +122,13 @@ class LatentVariableModel(nn.Module, abc.ABC):
 
     # ------------------------------------------------------------------ building
     def build(
-        self, feature_shape: Sequence[int], *cond_shapes: Sequence[int]
+        self, feature_shape: Sequence[int], *cond_shapes: Sequence[int], seed: int | None = None
     ) -> LatentVariableModel:
-        """Create (or re-create) the networks with fresh weights drawn from ``seed``."""
+        """Create (or re-create) the networks with fresh weights drawn from ``seed`` (by
+        default the model's ``seed``; a fresh one when that is None)."""
         shape = tuple(int(s) for s in feature_shape)
         conds = [tuple(int(s) for s in c) for c in cond_shapes]
-        with rng_scope(resolve_seed(self.seed)):
+        with rng_scope(resolve_seed(self.seed) if seed is None else seed):
             self._build(shape, conds)
         self.feature_shape_ = shape
         self.cond_shapes_ = conds
@@ -163,32 +164,44 @@ class LatentVariableModel(nn.Module, abc.ABC):
         likelihood chosen from the data's range)."""
 
     def _as_data(
-        self, X: ArrayLike, cond: Sequence[ArrayLike], *, fitting: bool, what: str = "transform"
+        self,
+        X: ArrayLike,
+        cond: Sequence[ArrayLike],
+        *,
+        fitting: bool,
+        what: str = "transform",
+        label: str = "",
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """``X`` and ``cond`` checked and as tensors; ``label`` prefixes the names that
+        errors use (``"validation_data "``: ``validation_data X``)."""
         if len(cond) != self.n_cond:
             names = ", ".join(("X", *self.cond_names)) if self.n_cond else "X"
+            where = f"{label.strip()} of " if label else ""
             raise ConfigError(
-                f"{type(self).__name__} takes {1 + self.n_cond} data argument(s) ({names}); "
-                f"got {1 + len(cond)}."
+                f"{where}{type(self).__name__} takes {1 + self.n_cond} data argument(s) "
+                f"({names}); got {1 + len(cond)}."
             )
-        x = self._prepare_features(as_tensor(X, name="X", ndim=(1, 2, 3, 4)))
+        x_name = f"{label}X"
+        x = self._prepare_features(as_tensor(X, name=x_name, ndim=(1, 2, 3, 4)))
         if x.ndim == 1:
             raise ShapeError(
-                f"X must have one row per sample, shape (n_rows, n_features); got a 1-D array "
-                f"of shape {tuple(x.shape)}. Use X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single row."
+                f"{x_name} must have one row per sample, shape (n_rows, n_features); got a 1-D "
+                f"array of shape {tuple(x.shape)}. Use X.reshape(-1, 1) for a single feature "
+                "or X.reshape(1, -1) for a single row."
             )
         cs = []
         for name, c in zip(self.cond_names, cond):
-            t = as_tensor(c, name=name, ndim=(1, 2))
+            t = as_tensor(c, name=f"{label}{name}", ndim=(1, 2))
             cs.append(t.unsqueeze(-1) if t.ndim == 1 else t)
-        check_same_rows(X=x, **dict(zip(self.cond_names, cs)))
+        check_same_rows(
+            **{x_name: x}, **{f"{label}{n}": c for n, c in zip(self.cond_names, cs, strict=True)}
+        )
         if not fitting:
             self._check_built(what)
             check_n_features(x, self.feature_shape_, name="X")
             for name, c, shape in zip(self.cond_names, cs, self.cond_shapes_):
                 check_n_features(c, shape, name=name)
-        self._check_support(x, name="X", fitting=fitting)
+        self._check_support(x, name=x_name, fitting=fitting)
         return x, tuple(cs)
 
     # -------------------------------------------------------------- estimator API
@@ -202,15 +215,31 @@ class LatentVariableModel(nn.Module, abc.ABC):
         }
 
     def set_params(self, **params: Any) -> LatentVariableModel:
-        """Set constructor arguments by name; takes effect at the next ``fit``."""
+        """Set constructor arguments by name; they take effect at the next ``fit``.
+
+        The values get the constructor's checks. Changing a parameter of a fitted model
+        discards the fit (its networks were built for the old values): fit again.
+        """
         valid = self.get_params()
-        for k, v in params.items():
+        for k in params:
             if k not in valid:
                 raise ConfigError(
                     f"{type(self).__name__} has no parameter {k!r}; accepted: {sorted(valid)}."
                 )
+        type(self)(**{**valid, **params})  # raises the constructor's error for a bad value
+        changed = any(not _same(valid[k], v) for k, v in params.items())
+        for k, v in params.items():
             setattr(self, k, v)
+        if changed and (self._built or self.is_fitted):
+            self._discard_fit()
         return self
+
+    def _discard_fit(self) -> None:
+        """Forget what fit (or load) learned: the model reads as unfitted."""
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)
+        self._built = False
+        self._loaded = False
 
     def _train_config(self, overrides: dict[str, Any]) -> TrainConfig:
         base = self.train_config
@@ -282,12 +311,12 @@ class LatentVariableModel(nn.Module, abc.ABC):
         val: Batch | None = None
         if validation_data is not None:
             vx, *vc = validation_data if isinstance(validation_data, tuple) else (validation_data,)
-            vx_t, vc_t = self._as_data(vx, vc, fitting=True)
+            vx_t, vc_t = self._as_data(vx, vc, fitting=True, label="validation_data ")
             check_n_features(vx_t, tuple(x.shape[1:]), name="validation_data")
             val = vx_t if not vc_t else (vx_t, *vc_t)
         seed = resolve_seed(self.seed)
         self.seed_ = seed
-        self.build(tuple(x.shape[1:]), *(tuple(c.shape[1:]) for c in cs))
+        self.build(tuple(x.shape[1:]), *(tuple(c.shape[1:]) for c in cs), seed=seed)
         data: Batch = x if not cs else (x, *cs)
         data, val = split_validation(data, val, cfg, seed)
         with rng_scope(seed):
@@ -355,16 +384,24 @@ class LatentVariableModel(nn.Module, abc.ABC):
         """
         self._check_built("sample")
         check_number(n, name="n", low=1, integer=True)
+        if len(cond) != self.n_cond:
+            needs = (
+                f"needs {', '.join(self.cond_names)} ({n} row(s)) after n"
+                if self.n_cond
+                else "takes only n (the model is unconditional)"
+            )
+            raise ConfigError(
+                f"{type(self).__name__}.sample {needs}; got {len(cond)} data argument(s)."
+            )
         dev = self._device()
         cs = tuple(
             as_tensor(c, name=name, ndim=(1, 2)).to(dev) for name, c in zip(self.cond_names, cond)
         )
         cs = tuple(c.unsqueeze(-1) if c.ndim == 1 else c for c in cs)
-        if len(cs) != self.n_cond:
-            raise ConfigError(f"{type(self).__name__}.sample needs {self.cond_names}.")
-        for name, c in zip(self.cond_names, cs):
+        for name, c, shape in zip(self.cond_names, cs, self.cond_shapes_):
             if c.shape[0] != n:
                 raise ShapeError(f"{name} must have n={n} rows; got {c.shape[0]}.")
+            check_n_features(c, shape, name=name)
         with rng_scope(seed):
             p = self.prior(*cs)
             z = p.sample(() if cs else (n,))
@@ -426,8 +463,20 @@ class LatentVariableModel(nn.Module, abc.ABC):
         if (p / "model").is_dir():
             p = p / "model"
         state, meta = load_checkpoint(p)
-        module, _, name = meta["class"].rpartition(".")
-        klass = getattr(importlib.import_module(module), name)
+        if "class" not in meta or "model" not in state:
+            raise CheckpointError(
+                f"{str(p)!r} is a checkpoint but not a saved model (a training checkpoint "
+                "step-<N> continues a run with fit(..., resume=True)); load the run folder "
+                "or its model/ folder."
+            )
+        module, _, name = str(meta["class"]).rpartition(".")
+        try:
+            klass = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            raise CheckpointError(
+                f"{str(p)!r} holds a {meta['class']}, which cannot be imported here (a "
+                "different latentinfer version, or a class of your own not imported?)."
+            ) from None
         if not (isinstance(klass, type) and issubclass(klass, cls)):
             raise CheckpointError(f"{str(p)!r} holds a {meta['class']}, not a {cls.__name__}.")
         params = dict(meta["params"])
@@ -455,6 +504,15 @@ class LatentVariableModel(nn.Module, abc.ABC):
             if default is inspect.Parameter.empty or not _equal(v, default):
                 shown.append(f"{k}={v!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two parameter values are the same (identical, or equal plain values)."""
+    if a is b:
+        return True
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) or type(a) is not type(b):
+        return False
+    return _equal(a, b)
 
 
 def _equal(a: Any, b: Any) -> bool:

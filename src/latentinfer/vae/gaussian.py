@@ -21,7 +21,7 @@ from latentinfer.core.errors import ConfigError, ShapeError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.seeding import resolve_seed
 from latentinfer.core.trainer import Batch
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.validation import check_bool, check_choice, check_number
 from latentinfer.inference.elbo import gaussian_kl_per_dim, gaussian_log_prob_per_dim
 from latentinfer.nn.conv import ConvDecoder, ConvEncoder
 from latentinfer.nn.mlp import MLP
@@ -108,6 +108,7 @@ class GaussianLatentModel(LatentVariableModel):
         else:
             check_number(posterior_variance, name="posterior_variance", low=0, low_inclusive=False)
         check_number(beta, name="beta", low=0)
+        check_bool(analytic_kl, name="analytic_kl")
         if likelihood == "categorical" and n_categories is None:
             raise ConfigError(
                 "likelihood='categorical' needs n_categories (an int ≥ 2; on the command line "

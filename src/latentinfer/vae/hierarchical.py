@@ -187,6 +187,11 @@ class HierarchicalVAE(GaussianLatentModel):
         d1 = self.latent_dim
         return {"z1": slice(0, d1), "z2": slice(d1, d1 + self.top_latent_dim)}
 
+    def transform(self, X: Any, *cond: Any) -> Any:
+        """Posterior means of both levels, ``(n_rows, latent_dim + top_latent_dim)``: z₁'s
+        columns, then z₂'s (:attr:`latent_groups` gives the slices)."""
+        return super().transform(X, *cond)
+
     def _build(self, feature_shape: tuple[int, ...], cond_shapes: list[tuple[int, ...]]) -> None:
         super()._build(feature_shape, cond_shapes)
         for name in ("top_encoder", "top_decoder", "z1_logvar", "z2_logvar"):
