@@ -309,6 +309,8 @@ def test_bad_training_options_name_the_option(option: str, value: object) -> Non
 
 def test_one_tracker_may_be_named_alone() -> None:
     assert TrainConfig(trackers="tensorboard").trackers == ("tensorboard",)
+    with pytest.raises(ConfigError, match=r"unknown training option\(s\) \['epochs'\]"):
+        TrainConfig().replace(epochs=3)
     with pytest.raises(ConfigError, match=r"grad_accum must be at most batch_size \(8\)"):
         TrainConfig(batch_size=8, grad_accum=9)
 

@@ -265,3 +265,21 @@ def test_validation_data_errors_name_validation_data(digits: np.ndarray) -> None
         vae.fit(digits[:100], validation_data=bad, max_epochs=1, progress=False)
     with pytest.raises(ValidationError, match="validation_data X must have at least 1 row"):
         vae.fit(digits[:100], validation_data=digits[:0], max_epochs=1, progress=False)
+
+
+def test_a_vae_is_a_pipeline_step(digits: np.ndarray) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from latentinfer.data import load
+
+    labels = load("digits").y[:600]
+    pipe = make_pipeline(
+        VAE(latent_dim=4, hidden=(32,), seed=0, train_config={"max_epochs": 3, "progress": False}),
+        LogisticRegression(max_iter=500),
+    )
+    pipe.fit(digits[:600], labels)  # the VAE ignores y, as unsupervised estimators do
+    # ten classes from 4 codes after 3 epochs: above chance (0.1); the seeded run gives 0.38
+    assert pipe.score(digits[:600], labels) > 0.25
+    with pytest.raises(ConfigError, match=r"takes 1 data argument\(s\) \(X\); got 3"):
+        VAE(latent_dim=2).fit(digits[:50], labels[:50], labels[:50])

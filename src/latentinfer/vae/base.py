@@ -294,7 +294,9 @@ class LatentVariableModel(nn.Module, abc.ABC):
 
         Args:
             X: data, shape ``(n_rows, *feature_shape)``, NumPy or tensor.
-            *cond: conditioning data for conditional models (see ``cond_names``).
+            *cond: conditioning data for conditional models (see ``cond_names``). A model
+                without conditioning ignores one extra argument, the ``y`` of
+                scikit-learn's ``fit(X, y)``, so it can sit in a Pipeline.
             validation_data: held-out ``X`` (or ``(X, *cond)``) for early stopping; by
                 default ``train_config.val_fraction`` of the rows is held out.
             run_dir: folder for metrics, checkpoints and the final model (``None``: none).
@@ -307,7 +309,7 @@ class LatentVariableModel(nn.Module, abc.ABC):
             ``self``, fitted.
         """
         cfg = self._train_config(train_options)
-        x, cs = self._as_data(X, cond, fitting=True)
+        x, cs = self._as_data(X, self._without_y(cond), fitting=True)
         val: Batch | None = None
         if validation_data is not None:
             vx, *vc = validation_data if isinstance(validation_data, tuple) else (validation_data,)
@@ -364,7 +366,13 @@ class LatentVariableModel(nn.Module, abc.ABC):
 
     def fit_transform(self, X: ArrayLike, *cond: ArrayLike, **fit_options: Any) -> Any:
         """``fit(X, ...)`` then ``transform(X, ...)``."""
+        cond = self._without_y(cond)
         return self.fit(X, *cond, **fit_options).transform(X, *cond)
+
+    def _without_y(self, cond: tuple[ArrayLike, ...]) -> tuple[ArrayLike, ...]:
+        """``cond`` without the ``y`` that scikit-learn passes an unsupervised model's
+        ``fit(X, y)`` (a Pipeline does): a model without conditioning ignores it."""
+        return () if self.n_cond == 0 and len(cond) == 1 else cond
 
     @torch.no_grad()
     def sample(
