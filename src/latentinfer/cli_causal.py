@@ -7,11 +7,15 @@ Data: a registered treatment-effect data set (``confounded``, ``confounded_proxi
 outcome (``--outcome``), the binary treatment (``--treatment``) and covariates (every other
 column, or those named by ``--covariate``). Where the true effects are known (the
 registered data sets), the run reports √PEHE and the ATE error within sample (the fitting
-rows) and out of sample (``--test-fraction`` of the rows, held out).
+rows) and out of sample (``--test-fraction`` of the rows, held out; default 0.2). A CSV
+file has no true effects to score, so by default every row is fitted
+(``--test-fraction`` 0).
 
-A run folder holds ``config.json``, ``effects.csv`` (one row per fitting row: effect,
-interval, true effect when known), ``summary.json`` and, for the latent models, their
-training metrics, checkpoints and the fitted model.
+Every option is checked before the run folder is created. A run folder holds
+``config.json``, ``effects.csv`` (one row per input row: its split, ``fit`` or ``test``,
+effect, interval where the method gives one, true effect when known), ``summary.json``
+and, for the latent models, their training metrics, checkpoints and the fitted model
+(``model/``; a VLUCI plug-in keeps its base fits there only for ``--base linear``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ METHODS = ("vluci", "cevae", "ols", "tlearner", "slearner")
 BASES = ("linear", "gbm", "none")
 #: the latent models: trained through the core loop, saved to the run folder
 LATENT = ("vluci", "cevae")
+#: the methods that take a base regressor (--base)
+USES_BASE = ("vluci", "tlearner", "slearner")
 
 
 def _regressor(name: str, seed: int) -> Any:
@@ -162,17 +168,29 @@ def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def _parse_proxies(raw: str | None, known: tuple[int, ...]) -> tuple[int, ...] | None:
+def _parse_proxies(
+    raw: str | None, known: tuple[int, ...], n_columns: int
+) -> tuple[int, ...] | None:
+    """The proxy columns ``--proxies`` names, checked against the ``n_columns`` of X."""
     if raw is None or raw == "auto":
         return known or None
     if raw == "none":
         return None
     try:
-        return tuple(int(v) for v in raw.split(","))
+        cols = tuple(int(v) for v in raw.split(","))
     except ValueError:
         raise ConfigError(
             f"--proxies takes auto, none or column indices like 5,6,7; got {raw!r}."
         ) from None
+    bad = [c for c in cols if not 0 <= c < n_columns]
+    if bad:
+        raise ConfigError(
+            f"--proxies {bad} are not columns of X, which has {n_columns} column(s) "
+            f"(0 to {n_columns - 1})."
+        )
+    if len(set(cols)) != len(cols):
+        raise ConfigError(f"--proxies lists a column twice: {raw!r}.")
+    return cols
 
 
 #: What a resumed run must share with the run it continues.
@@ -196,7 +214,10 @@ def _check_run_folder(
             f"run folder {str(folder)!r} already holds a run; choose a new --run-dir (or pass "
             f"--resume to continue a {' or '.join(LATENT)} run)."
         )
-    check_resumed(folder, config, resume=True, model_cls=estimator_cls, keys=_RUN_KEYS,
+    keys = (
+        _RUN_KEYS if config["method"] in USES_BASE else tuple(k for k in _RUN_KEYS if k != "base")
+    )
+    check_resumed(folder, config, resume=True, model_cls=estimator_cls, keys=keys,
                   model_key="method")  # fmt: skip
 
 
@@ -216,8 +237,12 @@ def fit(
         list[str] | None, typer.Option(help="CSV: covariate column (default: all others).")
     ] = None,
     base: Annotated[
-        str, typer.Option(help="Base regressor for VLUCI's plug-in and meta-learners.")
-    ] = "linear",
+        str | None,
+        typer.Option(
+            help="VLUCI's plug-in and the meta-learners: base regressor, linear (default), "
+            "gbm or none (VLUCI alone). A saved VLUCI keeps only a linear base."
+        ),
+    ] = None,
     proxies: Annotated[
         str | None,
         typer.Option(help="VLUCI: proxy columns of X (auto: the data set's, none, or 5,6,7)."),
@@ -231,7 +256,13 @@ def fit(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Latent models: most epochs.")] = None,
     alpha: Annotated[float, typer.Option(help="Intervals at level 1 − alpha.")] = 0.1,
-    test_fraction: Annotated[float, typer.Option(help="Rows held out for scoring.")] = 0.2,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of rows held out of the fit and scored out of sample (data sets: "
+            "default 0.2). CSV files: default 0, every row fitted (no true effects to score)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split and the estimator.")] = 0,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/causal-METHOD-DATA-SEED).")
@@ -247,11 +278,26 @@ def fit(
     from latentinfer.cli import _parse_options, _print_table
     from latentinfer.core.validation import check_number
 
-    check_number(alpha, name="--alpha", low=0.0, high=1.0)
+    check_number(alpha, name="--alpha", low=0, high=1, low_inclusive=False,
+                 high_inclusive=False)  # fmt: skip
+    check_number(seed, name="--seed", low=0, integer=True)
     method = method.lower()
     if method not in METHODS:
         raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+    given = [f for f, v in (("--epochs", epochs), ("--resume", resume or None),
+                            ("--latent-dim", latent_dim)) if v is not None]  # fmt: skip
+    if method not in LATENT and given:
+        raise ConfigError(
+            f"{', '.join(given)} applies to the latent models {', '.join(LATENT)}, not {method}."
+        )
+    if base is not None and method not in USES_BASE:
+        raise ConfigError(f"--base applies to {', '.join(USES_BASE)}, not {method}.")
+    if proxies is not None and method != "vluci":
+        raise ConfigError(
+            f"--proxies applies to vluci (the method that models proxy columns), not {method}."
+        )
     data_options = _parse_options(data_option, flag="--data-option")
+    model_options = _parse_options(model_option, flag="--model-option")
     ite = None
     known_proxies: tuple[int, ...] = ()
     if data in data_mod.available():
@@ -264,23 +310,35 @@ def fit(
         y, t, x, names = read_csv(
             Path(data), outcome=outcome, treatment=treatment, covariates=covariate
         )
-    given = [f for f, v in (("--epochs", epochs), ("--resume", resume or None),
-                            ("--latent-dim", latent_dim)) if v is not None]  # fmt: skip
-    if method not in LATENT and given:
-        raise ConfigError(
-            f"{', '.join(given)} applies to the latent models {', '.join(LATENT)}, not {method}."
-        )
+    if test_fraction is None:
+        test_fraction = 0.2 if ite is not None else 0.0
     fit_rows, test_rows = _split(len(y), test_fraction, seed)
-    model_options = _parse_options(model_option, flag="--model-option")
     if latent_dim is not None:
         model_options["latent_dim"] = latent_dim
-    estimator = make_estimator(
-        method,
-        base=base,
-        proxies=_parse_proxies(proxies, known_proxies) if method == "vluci" else None,
-        options=model_options,
-        seed=seed,
-    )
+    flags = {"seed": "--seed", "max_epochs": "--epochs", "progress": "--progress"}
+    if latent_dim is not None:
+        flags["latent_dim"] = "--latent-dim"
+    base_name = (base or "linear") if method in USES_BASE else None
+    try:
+        estimator = make_estimator(
+            method,
+            base=base_name or "linear",
+            proxies=(
+                _parse_proxies(proxies, known_proxies, x.shape[1]) if method == "vluci" else None
+            ),
+            options=model_options,
+            seed=seed,
+        )
+        train_options: dict[str, Any] = {}
+        if method in LATENT:
+            train_options = {"progress": progress}
+            if epochs is not None:
+                train_options["max_epochs"] = epochs
+            estimator._train_config(train_options)  # bad training options fail here
+    except ConfigError as exc:
+        from latentinfer.cli import flag_terms
+
+        raise ConfigError(flag_terms(str(exc), flags)) from None
     label = Path(data).stem if Path(data).suffix else data
     folder = run_dir or Path("runs") / f"causal-{method}-{label}-{seed}"
     config = {
@@ -288,7 +346,7 @@ def fit(
         "method": method,
         "data": data,
         "data_options": data_options,
-        "base": base,
+        "base": base_name,
         "proxies": getattr(estimator, "proxies", None),
         "model_options": model_options,
         "test_fraction": test_fraction,
@@ -303,9 +361,7 @@ def fit(
     (folder / "config.json").write_text(json.dumps(config, indent=1, default=str))
     fit_kwargs: dict[str, Any] = {}
     if method in LATENT:
-        fit_kwargs = {"run_dir": folder, "resume": resume, "progress": progress}
-        if epochs is not None:
-            fit_kwargs["max_epochs"] = epochs
+        fit_kwargs = {"run_dir": folder, "resume": resume, **train_options}
     started = time.time()
     try:
         estimator.fit(y[fit_rows], t[fit_rows], X=x[fit_rows], **fit_kwargs)
@@ -314,39 +370,64 @@ def fit(
 
         raise ConfigError(flag_terms(str(exc))) from None
     seconds = time.time() - started
-    within = np.asarray(estimator.effect(), dtype=float)
-    lower = upper = None
-    if gives_intervals(estimator):
-        lower, upper = (np.asarray(v, dtype=float) for v in estimator.effect_interval(alpha=alpha))
+    n = len(y)
+    effect, lower, upper = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    intervals = gives_intervals(estimator)
+    effect[fit_rows] = np.asarray(estimator.effect(), dtype=float)
+    if intervals:
+        lo, hi = estimator.effect_interval(alpha=alpha)
+        lower[fit_rows], upper[fit_rows] = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    if len(test_rows):
+        effect[test_rows] = np.asarray(estimator.effect(x[test_rows]), dtype=float)
+        if intervals:
+            lo, hi = estimator.effect_interval(x[test_rows], alpha=alpha)
+            lower[test_rows] = np.asarray(lo, dtype=float)
+            upper[test_rows] = np.asarray(hi, dtype=float)
+    within = effect[fit_rows]
     summary: dict[str, Any] = {"method": method, "ate": float(within.mean()), "seconds": seconds}
     if ite is not None:
-        scores = score_effects(within, ite[fit_rows], lower=lower, upper=upper).to_dict()
+        scores = score_effects(
+            within,
+            ite[fit_rows],
+            lower=lower[fit_rows] if intervals else None,
+            upper=upper[fit_rows] if intervals else None,
+        ).to_dict()
         summary.update({f"{k}_within": v for k, v in scores.items() if v is not None})
         if len(test_rows):
-            held = np.asarray(estimator.effect(x[test_rows]), dtype=float)
-            out = score_effects(held, ite[test_rows]).to_dict()
+            out = score_effects(effect[test_rows], ite[test_rows]).to_dict()
             summary.update(
                 {f"{k}_out_of_sample": out[k] for k in ("sqrt_pehe", "ate_error", "true_ate")}
             )
+    split = np.full(n, "fit", dtype=object)
+    split[test_rows] = "test"
     with (folder / "effects.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["row", "effect", "lower", "upper", "true_effect"])
-        for i, r in enumerate(fit_rows):
+        w.writerow(["row", "split", "effect", "lower", "upper", "true_effect"])
+        for r in range(n):
             w.writerow(
                 [
-                    int(r),
-                    f"{within[i]:.6g}",
-                    "" if lower is None else f"{lower[i]:.6g}",
-                    "" if upper is None else f"{upper[i]:.6g}",
+                    r,
+                    split[r],
+                    f"{effect[r]:.6g}",
+                    f"{lower[r]:.6g}" if intervals else "",
+                    f"{upper[r]:.6g}" if intervals else "",
                     "" if ite is None else f"{ite[r]:.6g}",
                 ]
             )
     if method in LATENT:
         estimator.save(folder / "model")
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    held = f"{len(test_rows)} held out" if len(test_rows) else "none held out"
     _print_table(
-        f"{method} on {label}: {len(fit_rows)} fitting rows, {len(test_rows)} held out",
+        f"{method} on {label}: {len(fit_rows)} fitting rows, {held}",
         [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in summary.items()],
         ("quantity", "value"),
     )
-    console.print(f"run folder: {folder}")
+    console.print(f"run folder: {folder} (effects of every row in effects.csv)")
+    if method == "vluci" and not estimator._save_keeps_effects():
+        console.print(
+            f"note: {folder / 'model'} holds VLUCI's networks but not its --base {base_name} "
+            "plug-in fits (a saved model keeps only a linear base; nothing is pickled), so "
+            "VLUCI.load() gives no effects from it; effects.csv holds this run's effects, "
+            "and --base linear saves a model that does."
+        )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentinfer import NotFittedError, ShapeError, ValidationError
+from latentinfer import ConfigError, NotFittedError, ShapeError, ValidationError
 from latentinfer.causal import CausalData, CausalEstimator
 
 
@@ -62,3 +62,28 @@ def test_bad_input_gets_clear_errors() -> None:
         est.effect(x, T1=2)
     with pytest.raises(Exception, match="gives no effect intervals"):
         est.effect_interval(x)
+    with pytest.raises(ConfigError, match=r"use an estimator that does: OLS .* VLUCI / CEVAE"):
+        est.effect_interval(x)
+    with pytest.raises(ConfigError, match="DifferenceInMeans uses no instruments"):
+        DifferenceInMeans().fit(y, t, X=x, Z=x[:, :1])
+
+
+def test_treatment_levels_accept_scalars_of_every_kind() -> None:
+    y, t, x = _data()
+    est = DifferenceInMeans().fit(y, t, X=x)
+    for level in (np.int64(1), np.float32(1), torch.tensor(1.0), torch.tensor(1), True,
+                  np.array(1), np.bool_(True), torch.tensor(True)):  # fmt: skip
+        assert est.ate(T0=0, T1=level) == pytest.approx(est.tau_), level
+        assert est.effect(x[:2], T0=level, T1=False) == pytest.approx(-est.tau_), level
+    with pytest.raises(ValidationError, match="T1 must be 0 or 1 for a binary treatment; got 2"):
+        est.effect(x, T1=np.int64(2))
+    with pytest.raises(ConfigError, match="T0 must be a finite number; got nan"):
+        est.effect(x, T0=np.float64("nan"))
+    with pytest.raises(ValidationError, match="T0 holds 1 non-finite"):
+        est.effect(x, T0=torch.tensor(float("nan")))
+
+
+def test_parameters_follow_scikit_learn() -> None:
+    assert DifferenceInMeans().get_params() == {} and repr(DifferenceInMeans()) == (
+        "DifferenceInMeans()"
+    )

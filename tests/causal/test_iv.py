@@ -261,7 +261,7 @@ def test_bad_input_gets_clear_errors() -> None:
         IVL(aug, alpha=1.0).fit(y, t)
     with pytest.raises(ValidationError, match="full column rank"):
         SubspaceTranslation.null_space_of(np.eye(2))
-    with pytest.raises(ValidationError, match="DAERM does not use instruments"):
+    with pytest.raises(ConfigError, match=r"DAERM uses no instruments; pass Z=None\. .*TwoStage"):
         DAERM(aug).fit(y, t2, Z=z)
     with pytest.raises(ValidationError, match="per-batch projection needs more rows"):
         NeuralIVL(aug, train_config={"batch_size": 2}).fit(y, t2)
@@ -298,3 +298,60 @@ def test_neural_ivl_trains_on_the_per_batch_ivl_risk() -> None:
     r = batch[4] - est.model_.structural(*batch[:3])
     torch.testing.assert_close(out.total, ivl_risk(r, batch[3], 0.5) / b)
     torch.testing.assert_close(out.total, out.parts["projected"] + out.parts["ridge"])
+
+
+def test_options_are_checked_when_the_estimator_is_made() -> None:
+    aug = SignFlip()
+    for make, message in (
+        (lambda: IVL(aug, fit_intercept="no"), "fit_intercept must be True or False; got 'no'"),
+        (lambda: DAERM(aug, fit_intercept=1), "fit_intercept must be True or False"),
+        (lambda: TwoStageLeastSquares(fit_intercept=3), "fit_intercept must be True or False"),
+        (lambda: TwoStageLeastSquares(allow_underidentified="yes"), "allow_underidentified"),
+        (lambda: IVL(aug, alpha=-1), r"alpha must lie in \[0, inf\)"),
+        (lambda: IVL(aug, seed=-1), "seed must lie in"),
+        (lambda: DAERM("rotate"), "augmentation must be a callable"),
+        (lambda: NeuralIVL(aug, hidden=8), "hidden must be a non-empty sequence"),
+        (lambda: NeuralIVL(aug, hidden=(8, 0)), r"hidden must lie in \[1, inf\)"),
+        (lambda: NeuralIVL(aug, activation="bogus"), "activation must be one of 'relu'"),
+        (lambda: NeuralIVL(aug, alpha=-0.5), "alpha must lie in"),
+        (lambda: NeuralIVL(aug, train_config={"max_epoch": 2}), "max_epoch"),
+        (lambda: NeuralIVL(aug, train_config="fast"), "train_config must be"),
+        (lambda: NeuralIVL(aug, seed="0"), "seed must be an int"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            make()
+
+
+def test_treatment_levels_take_numpy_and_torch_scalars_and_zs_are_checked() -> None:
+    y, t, z, w = _confounded(500)
+    est = TwoStageLeastSquares().fit(y, t, Z=z, W=w)
+    want = est.effect(None, 0.0, 2.0)
+    for t0, t1 in ((np.int64(0), np.float32(2)), (torch.tensor(0.0), torch.tensor(2)),
+                   (np.array(0.0), 2), (False, 2.0)):  # fmt: skip
+        np.testing.assert_allclose(est.effect(None, t0, t1), want)
+    lo, hi = est.effect_interval(None, np.float64(0), torch.tensor(2.0))
+    assert bool(np.all(lo < want)) and bool(np.all(want < hi))
+    with pytest.raises(ConfigError, match="T1 must be a finite number"):
+        est.effect(None, 0, np.float64("nan"))
+    aug = SubspaceTranslation.null_space_of([1.0, 0.0])
+    t2 = np.column_stack([t, z[:, 0]])
+    ivl = IVL(aug, alpha=1.0).fit(y, t2, Z=z[:, 1:])  # IVL takes optional instruments
+    assert ivl.ate(T0=np.int32(0), T1=torch.tensor(1.0)) == pytest.approx(ivl.coef_.sum())
+    with pytest.raises(ConfigError, match=r"gives no effect intervals; .*TwoStageLeastSquares"):
+        ivl.effect_interval()
+    with pytest.raises(ConfigError, match=r"TwoStageLeastSquares \(required\), IVL and Neu"):
+        DAERM(aug).fit(y, t2, Z=z)
+
+
+def test_iv_estimators_follow_scikit_learns_parameter_convention() -> None:
+    from sklearn.base import clone
+
+    est = IVL(SignFlip(), alpha=0.5, cv=3)
+    twin = clone(est)
+    assert twin is not est and twin.get_params()["alpha"] == 0.5
+    assert repr(TwoStageLeastSquares(fit_intercept=False)) == (
+        "TwoStageLeastSquares(fit_intercept=False)"
+    )
+    assert repr(NeuralIVL(SignFlip(), hidden=[8])).endswith("hidden=(8,))")
+    with pytest.raises(ConfigError, match="has no parameter 'alpah'"):
+        est.set_params(alpah=1.0)

@@ -119,3 +119,56 @@ def test_vluci_plug_in_beats_its_base_estimator_under_hidden_confounding() -> No
     assert pehe(eff, s.ite) < 0.8 * pehe(base, s.ite)
     lo, hi = v.effect_interval(alpha=0.1)
     assert lo.shape == (1000,) and bool(np.all(lo <= hi))
+
+
+@pytest.mark.parametrize("kind", ["cevae", "vluci"])
+def test_fit_without_covariates_is_quiet(kind: str) -> None:
+    # no X: no zero-width layers or reductions over no columns (torch would warn, and the
+    # test suite turns warnings into errors)
+    s = _sample()
+    est = (CEVAE(latent_dim=2, hidden=(8,), n_samples=4, seed=0) if kind == "cevae" else
+           VLUCI(hidden=(8,), n_samples=4, n_particles=2, seed=0))  # fmt: skip
+    est.fit(s.Y, s.T, **FAST)
+    assert est.effect().shape == (200,) and np.isfinite(est.effect()).all()
+    lo, hi = est.effect_interval(alpha=0.2)
+    assert bool(np.all(lo <= hi))
+
+
+@pytest.mark.parametrize("plug_in", [False, True])
+def test_binary_levels_are_checked_by_intervals_and_samples(plug_in: bool) -> None:
+    s = _sample()
+    base = LinearRegression() if plug_in else None
+    est = _make("vluci", base_estimator=base, n_plugin_fits=2).fit(s.Y, s.T, X=s.X, **FAST)
+    np.testing.assert_allclose(est.effect(s.X[:3], np.int64(0), np.float32(1)),
+                               est.effect(s.X[:3]))  # fmt: skip
+    for call in (est.effect, est.effect_interval, est.effect_samples):
+        with pytest.raises(ValidationError, match="T1 must be 0 or 1 for a binary treatment"):
+            call(s.X[:2], 0, 2)
+        with pytest.raises(ValidationError, match="T0 must be 0 or 1"):
+            call(s.X[:2], 0.5, 1)
+
+
+def test_a_saved_plug_in_keeps_linear_bases_and_says_what_it_lacks(tmp_path: Path) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from latentinfer.causal import OLS
+
+    s = _sample()
+    new = s.X[:6]
+    for base in (LinearRegression(), OLS(interactions=True), TLearner(LinearRegression())):
+        est = _make("vluci", base_estimator=base, n_plugin_fits=3).fit(s.Y, s.T, X=s.X, **FAST)
+        again = VLUCI.load(est.save(tmp_path / type(base).__name__))
+        np.testing.assert_allclose(again.effect(new), est.effect(new), rtol=1e-9, atol=1e-12)
+        for a, b in zip(again.effect_interval(new, alpha=0.2), est.effect_interval(new, alpha=0.2)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        assert again._save_keeps_effects()
+    gbm = HistGradientBoostingRegressor(max_iter=5)
+    est = _make("vluci", base_estimator=gbm, n_plugin_fits=2).fit(s.Y, s.T, X=s.X, **FAST)
+    assert not est._save_keeps_effects()
+    again = VLUCI.load(est.save(tmp_path / "gbm"))
+    with pytest.raises(
+        NotFittedError,
+        match=r"HistGradientBoostingRegressor\(max_iter=5\)\) was "
+        "not saved with it: a saved model keeps the plug-in fits only for linear",
+    ):
+        again.effect(new)

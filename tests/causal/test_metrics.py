@@ -26,3 +26,14 @@ def test_scores_reject_mismatched_or_partial_input() -> None:
         pehe(np.zeros(3), np.zeros(4))
     with pytest.raises(ValidationError, match="both lower and upper"):
         score_effects(np.zeros(3), np.zeros(3), lower=np.zeros(3))
+
+
+def test_a_single_ate_is_checked_like_arrays() -> None:
+    truth = np.array([1.0, 2.0, 3.0])
+    assert ate_error(2.5, truth) == pytest.approx(0.5)
+    assert ate_error(np.float32(2.5), truth) == pytest.approx(0.5)
+    for bad in (float("nan"), np.inf, np.float64("nan")):
+        with pytest.raises(ValidationError, match="estimate holds 1 non-finite"):
+            ate_error(bad, truth)
+    with pytest.raises(ValidationError, match="estimate holds 1 non-finite"):
+        ate_error(np.array([1.0, np.nan, 3.0]), truth)  # as an array always was

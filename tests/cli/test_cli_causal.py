@@ -32,8 +32,28 @@ def test_vluci_on_a_data_set_through_the_fit_command(tmp_path: Path) -> None:
     assert {"ate", "ate_error_within", "coverage_within", "sqrt_pehe_out_of_sample"} <= set(summary)
     with (run / "effects.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 240 and rows[0]["lower"] and rows[0]["true_effect"]
+    # every row, in order, with its split; held-out rows too get effects and intervals
+    assert [int(r["row"]) for r in rows] == list(range(300))
+    assert sum(r["split"] == "fit" for r in rows) == 240
+    assert all(r["effect"] and r["lower"] and r["true_effect"] for r in rows)
     assert (run / "metrics.jsonl").is_file() and (run / "model").exists()
+    # the default --base linear: the saved model gives effects for new rows
+    from latentinfer.causal import VLUCI
+    from latentinfer.data import causal_sample, load
+
+    x = causal_sample(load("confounded_proxies", n=300)).X
+    test = [int(r["row"]) for r in rows if r["split"] == "test"]
+    saved = np.asarray(VLUCI.load(run / "model").effect(x[test]))
+    np.testing.assert_allclose(saved, [float(rows[i]["effect"]) for i in test], rtol=1e-4)
+    assert "note:" not in out
+
+
+def test_a_vluci_run_says_when_its_saved_model_lacks_the_plug_in(tmp_path: Path) -> None:
+    out = _ok(["causal", "fit", "vluci", "--data", "confounded_proxies", "--data-option",
+               "n=200", "--epochs", "1", "--no-progress", "--base", "gbm", "--model-option",
+               "hidden=[8]", "--model-option", "n_plugin_fits=2", "--run-dir",
+               str(tmp_path / "v")])  # fmt: skip
+    assert "not its --base gbm plug-in fits" in " ".join(out.split())
 
 
 def test_meta_learner_on_a_csv_file(tmp_path: Path) -> None:
@@ -46,11 +66,24 @@ def test_meta_learner_on_a_csv_file(tmp_path: Path) -> None:
             t, age = int(rng.integers(0, 2)), rng.normal()
             w.writerow([2 * t + age + rng.normal(), t, age, rng.normal()])
     run = tmp_path / "r"
-    _ok(["causal", "fit", "tlearner", "--data", str(path), "--outcome", "outcome",
-         "--treatment", "arm", "--run-dir", str(run)])  # fmt: skip
+    out = _ok(["causal", "fit", "tlearner", "--data", str(path), "--outcome", "outcome",
+               "--treatment", "arm", "--run-dir", str(run)])  # fmt: skip
+    assert "100 fitting rows, none held out" in out  # no truth to score held-out rows on
     summary = json.loads((run / "summary.json").read_text())
-    assert abs(summary["ate"] - 2.0) < 0.6  # 80 rows, residual sd ≈ 1.4: ~3 SE
+    assert abs(summary["ate"] - 2.0) < 0.5  # 100 rows, residual sd ≈ 1.4: ~3 SE
     assert "sqrt_pehe_within" not in summary  # no true effects for a user's file
+    with (run / "effects.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 100 and {r["split"] for r in rows} == {"fit"}
+    assert json.loads((run / "config.json").read_text())["test_fraction"] == 0.0
+    # asked for, rows are held out of the fit and still get effects (from X alone)
+    held = tmp_path / "held"
+    _ok(["causal", "fit", "tlearner", "--data", str(path), "--outcome", "outcome",
+         "--treatment", "arm", "--test-fraction", "0.2", "--run-dir", str(held)])  # fmt: skip
+    with (held / "effects.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 100 and sum(r["split"] == "test" for r in rows) == 20
+    assert all(r["effect"] and not r["true_effect"] for r in rows)
 
 
 def test_bad_arguments_get_one_line_errors(tmp_path: Path) -> None:
@@ -65,7 +98,25 @@ def test_bad_arguments_get_one_line_errors(tmp_path: Path) -> None:
             ["causal", "fit", "ols", "--data", "confounded", "--model-option", "foo=1"],
             "ols has no option(s) ['foo']; accepted: interactions",
         ),
-    ):
+        # caught before the folder is made (a corrected rerun must not find a half run)
+        (["causal", "fit", "vluci", "--data", "confounded", "--alpha", "1"],
+         "--alpha must lie in (0, 1); got 1.0"),
+        (["causal", "fit", "ols", "--data", "confounded", "--alpha", "0"], "--alpha must lie"),
+        (["causal", "fit", "vluci", "--data", "confounded_proxies", "--proxies", "50"],
+         "--proxies [50] are not columns of X, which has 10 column(s) (0 to 9)"),
+        (["causal", "fit", "vluci", "--data", "confounded", "--proxies", "1,1"], "twice"),
+        (["causal", "fit", "tlearner", "--data", "confounded", "--proxies", "1"],
+         "--proxies applies to vluci"),
+        (["causal", "fit", "ols", "--data", "confounded", "--base", "gbm"],
+         "--base applies to vluci, tlearner, slearner, not ols"),
+        (["causal", "fit", "cevae", "--data", "confounded", "--epochs", "0"],
+         "--epochs must lie in [1, inf)"),
+        (["causal", "fit", "cevae", "--data", "confounded", "--latent-dim", "0"],
+         "--latent-dim must lie in [1, inf)"),
+        (["causal", "fit", "ols", "--data", "confounded", "--seed", "-1"], "--seed must lie"),
+        (["causal", "fit", "vluci", "--data", "confounded", "--model-option", "n_plugin_fits=1"],
+         "n_plugin_fits must lie in [2, inf)"),
+    ):  # fmt: skip
         result = runner.invoke(app, [*args, "--run-dir", str(tmp_path / "r")])
         assert result.exit_code != 0
         assert message in str(result.exception) + result.output, (args, result.output)

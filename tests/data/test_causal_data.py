@@ -144,3 +144,12 @@ def test_confounder_posterior_needs_the_synthetic_generator(tmp_path: Path) -> N
         confounder_posterior(load("confounded", n=10), grid_size=5)
     with pytest.raises(ConfigError, match="given"):
         confounder_posterior(load("confounded", n=10), given="outcome")
+
+
+def test_causal_sample_needs_a_loaded_data_set() -> None:
+    from latentinfer import ValidationError
+
+    with pytest.raises(ValidationError, match=r"as in causal_sample\(load\('confounded'\)\)"):
+        causal_sample("confounded")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="no treatment and outcome"):
+        causal_sample(load("digits"))

@@ -112,6 +112,9 @@ class Standardizer:
     def fit(cls, c: torch.Tensor) -> Standardizer:
         """Learn from ``c`` ``(n, d)``."""
         c = c.to(torch.float64)
+        if c.shape[1] == 0:  # no covariates (torch warns on reductions of empty tensors)
+            empty = c.new_zeros(0)
+            return cls(mean=empty, scale=empty.clone(), binary=empty.bool())
         binary = (
             ((c == 0) | (c == 1)).all(0)
             if c.shape[0]

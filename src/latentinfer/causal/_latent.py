@@ -41,7 +41,7 @@ from latentinfer.causal._covariates import (
     effect_covariates,
     mean_over_controls,
 )
-from latentinfer.causal.base import CausalData, CausalEstimator
+from latentinfer.causal.base import CausalData, CausalEstimator, refuse_fit_options
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.seeding import derive_seed, rng_scope
@@ -50,7 +50,7 @@ from latentinfer.core.validation import check_choice, check_number
 from latentinfer.nn.mlp import MLP, activation
 from latentinfer.vae.base import LatentVariableModel
 
-__all__ = ["LatentConfounderModel", "RowLikelihood", "gaussian_nll", "trunk"]
+__all__ = ["LatentConfounderModel", "RowLikelihood", "gaussian_nll", "linear", "network", "trunk"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu", "elu")
@@ -66,9 +66,44 @@ def positive(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw) + 1e-3
 
 
+class _Constant(nn.Module):
+    """The network of no inputs: a learned constant, ``(..., 0)`` → ``(..., out_features)``."""
+
+    def __init__(self, out_features: int) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value.expand(*x.shape[:-1], self.value.shape[0])
+
+
+class _NoOutput(nn.Module):
+    """The network of no outputs: ``(..., d)`` → ``(..., 0)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros((*x.shape[:-1], 0))
+
+
+def network(in_features: int, hidden: Sequence[int], out_features: int, act: str) -> nn.Module:
+    """An :class:`~latentinfer.nn.mlp.MLP` ``(..., in)`` → ``(..., out)`` (``hidden=()``: one
+    linear map), or, where a side has no features (a model fitted without covariates), the
+    function it would compute without zero-width layers: a learned constant (no inputs)
+    or an empty output."""
+    if out_features == 0:
+        return _NoOutput()
+    if in_features == 0:
+        return _Constant(out_features)
+    return MLP(in_features, hidden, out_features, act)
+
+
+def linear(in_features: int, out_features: int) -> nn.Module:
+    """``nn.Linear``, or a learned constant where there are no inputs (see :func:`network`)."""
+    return nn.Linear(in_features, out_features) if in_features else _Constant(out_features)
+
+
 def trunk(in_features: int, hidden: Sequence[int], act: str) -> nn.Module:
     """An MLP ending in its last hidden width, followed by the activation (a shared body)."""
-    return nn.Sequential(MLP(in_features, hidden[:-1], hidden[-1], act), activation(act))
+    return nn.Sequential(network(in_features, hidden[:-1], hidden[-1], act), activation(act))
 
 
 class RowLikelihood(Distribution):
@@ -181,7 +216,8 @@ def _jsonable(v: Any) -> bool:
     return True
 
 
-class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
+# (both bases' set_params return self; mypy sees two different return annotations)
+class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):  # type: ignore[misc]
     """Abstract base of CEVAE and VLUCI (see the module docstring).
 
     Subclasses implement the latent-model contract and:
@@ -235,7 +271,6 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
         *,
         X: Any = None,
         W: Any = None,
-        Z: Any = None,
         run_dir: str | Path | None = None,
         resume: bool | str | Path = False,
         callbacks: Sequence[Callback] = (),
@@ -249,7 +284,6 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
             X: effect modifiers ``(n, d_x)``.
             W: controls ``(n, d_w)`` (modelled like X; effects for new rows then need
                 them, so prefer passing every covariate as X).
-            Z: instruments: not used (must be ``None``).
             run_dir: folder for metrics, checkpoints and the fitted latent model.
             resume: continue from the newest checkpoint in ``run_dir``.
             callbacks: training callbacks.
@@ -257,10 +291,12 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
                 (``max_epochs=50``, ``progress=False``, ...).
 
         Raises:
-            ValidationError: NaN/Inf, non-binary ``T``, mismatched rows, ``Z`` given.
+            ValidationError: NaN/Inf, non-binary ``T``, mismatched rows, instruments ``Z``
+                given (``fit`` has no ``Z``, so DoWhy's EconML adapter leaves a graph's
+                instruments out, as for EconML's meta-learners).
         """
-        if Z is not None:
-            raise ConfigError(f"{type(self).__name__} uses no instruments; pass Z=None.")
+        if "Z" in train_options:
+            refuse_fit_options(self, {"Z": train_options.pop("Z")})
         self._train_config(train_options)  # unknown options fail before any work
         self._pending = _PendingFit(run_dir, resume, tuple(callbacks), dict(train_options))
         try:
@@ -346,11 +382,11 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
     def effect_samples(self, X: Any = None, T0: Any = 0, T1: Any = 1) -> Any:
         """``(n_samples, n)`` draws of each row's effect, one per posterior draw of the latent.
 
-        ``effect`` is their mean and ``effect_interval`` their quantiles.
+        ``effect`` is their mean and ``effect_interval`` their quantiles. ``T0`` and ``T1``
+        must be 0 or 1 (a number or one per row), as for ``effect``.
         """
         x = self._check_x(X)
-        n = self._rows(x)
-        t0, t1 = self._treatment_level(T0, "T0", n), self._treatment_level(T1, "T1", n)
+        t0, t1 = self._treatment_levels(T0, T1, self._rows(x))
         return self._out(self._effect_draws(x, t0, t1))
 
     def _effect_draws(

@@ -1,7 +1,9 @@
 """The causal-estimator contract, EconML's, so DoWhy and scikit-learn users feel at home.
 
 A :class:`CausalEstimator` is fitted with ``fit(Y, T, *, X=None, W=None, Z=None)`` (exactly
-these names: DoWhy's EconML adapter passes them by name) and returns ``self``; then
+these names: DoWhy's EconML adapter passes them by name, and only those ``fit`` names, so
+estimators that use no instruments leave ``Z`` out, see :class:`WithoutInstruments`) and
+returns ``self``; then
 
 - ``effect(X=None, T0=0, T1=1)``: the conditional average effect of moving the treatment
   from ``T0`` to ``T1`` at each row of ``X``, shape ``(n,)`` (``X=None``: the training rows);
@@ -14,6 +16,11 @@ these names: DoWhy's EconML adapter passes them by name) and returns ``self``; t
 ``W``: controls (confounders that do not modify the effect) ``(n, d_w)``; ``Z``:
 instruments ``(n, d_z)``. NumPy arrays (or pandas columns) in, NumPy out; tensors in, tensors
 out. Learned state ends in ``_``. Subclasses implement ``_fit`` and ``_effect``.
+
+Treatment levels ``T0``/``T1`` are numbers (Python, NumPy or 0-d tensor scalars; ``False``/
+``True`` count as 0/1) or one value per row. Hyperparameters follow scikit-learn's
+convention: ``get_params``/``set_params`` return and set the constructor's arguments, so
+``sklearn.base.clone`` works and ``repr`` shows the arguments that differ from the defaults.
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ import numpy as np
 import torch
 
 from latentinfer.core.errors import ConfigError, NotFittedError, ShapeError, ValidationError
+from latentinfer.core.params import EstimatorParams
 from latentinfer.core.validation import as_tensor, check_n_features, check_number
 
-__all__ = ["CausalData", "CausalEstimator", "check_binary_treatment"]
+__all__ = ["CausalData", "CausalEstimator", "WithoutInstruments", "check_binary_treatment"]
+
+#: The estimators that take instruments ``Z`` (named in the error for the others).
+INSTRUMENT_ESTIMATORS = "TwoStageLeastSquares (required), IVL and NeuralIVL (optional)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,51 @@ def _numeric(v: Any) -> Any:
     return v
 
 
+def treatment_scalar(value: Any, *, name: str) -> float | None:
+    """``value`` as a float when it is a single number, else ``None`` (an array of levels).
+
+    Numbers are Python ``int``/``float``, NumPy scalars, 0-d arrays and 0-d tensors;
+    booleans count as 0 and 1 (the coding of a binary treatment).
+
+    Raises:
+        ValidationError: a non-finite or non-real number.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    elif isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
+        if value.dtype == torch.bool or getattr(value.dtype, "kind", "") == "b":
+            return float(bool(value))
+        t = as_tensor(value, name=name, dtype=torch.float64, min_rows=0)
+        number = float(t)
+    else:
+        return None
+    check_number(number, name=name)
+    return number
+
+
+def reject_instruments(estimator: object) -> None:
+    """Raise :class:`ConfigError`: ``estimator`` was given ``Z`` but uses no instruments."""
+    raise ConfigError(
+        f"{type(estimator).__name__} uses no instruments; pass Z=None. Instruments Z are "
+        f"taken by {INSTRUMENT_ESTIMATORS}."
+    )
+
+
+def refuse_fit_options(estimator: object, options: dict[str, Any]) -> None:
+    """Raise for keyword arguments a ``fit`` without ``Z`` was given: ``Z`` (not ``None``)
+    with the estimators that take instruments, anything else as Python would."""
+    z = options.pop("Z", None)
+    if z is not None:
+        reject_instruments(estimator)
+    if options:
+        raise TypeError(
+            f"{type(estimator).__name__}.fit() got unexpected keyword argument(s) "
+            f"{sorted(options)}."
+        )
+
+
 def check_binary_treatment(T: torch.Tensor, *, name: str = "T") -> None:
     """Raise unless ``T`` holds only 0 and 1 (and both occur)."""
     values = torch.unique(T)
@@ -98,7 +154,7 @@ def check_binary_treatment(T: torch.Tensor, *, name: str = "T") -> None:
         raise ValidationError(f"{name} holds only {float(values[0]):g}; both arms must occur.")
 
 
-class CausalEstimator(abc.ABC):
+class CausalEstimator(EstimatorParams, abc.ABC):
     """Base class of every causal estimator (see the module docstring for the contract).
 
     Subclasses set ``binary_treatment`` (whether ``T`` must be 0/1), ``needs_instrument``
@@ -108,6 +164,8 @@ class CausalEstimator(abc.ABC):
 
     binary_treatment: bool = True
     needs_instrument: bool = False
+    #: whether ``fit`` takes instruments ``Z`` (a ``Z`` passed to one that does not is an error)
+    uses_instrument: bool = False
 
     # --------------------------------------------------------------------------- fit
     def fit(
@@ -117,7 +175,8 @@ class CausalEstimator(abc.ABC):
 
         Raises:
             ValidationError: NaN/Inf, empty input, a treatment that is not binary where the
-                method needs one, a missing instrument.
+                method needs one, a missing instrument, instruments ``Z`` given to an
+                estimator that uses none (a :class:`ConfigError`).
             ShapeError: arrays with different numbers of rows or wrong dimensions.
         """
         data = self._check_fit(Y, T, X, W, Z)
@@ -141,6 +200,8 @@ class CausalEstimator(abc.ABC):
             raise ShapeError(f"Y, T, X, W and Z must have the same number of rows; {listing}.")
         if self.binary_treatment:
             check_binary_treatment(t)
+        if z is not None and not (self.uses_instrument or self.needs_instrument):
+            reject_instruments(self)
         if self.needs_instrument and z is None:
             raise ValidationError(
                 f"{type(self).__name__} needs an instrument: pass Z (n, d_z) to fit."
@@ -166,13 +227,25 @@ class CausalEstimator(abc.ABC):
         return x
 
     def _treatment_level(self, value: Any, name: str, n: int) -> torch.Tensor:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            check_number(value, name=name)
-            return torch.full((n,), float(value), dtype=torch.float64)
+        number = treatment_scalar(value, name=name)
+        if number is not None:
+            return torch.full((n,), number, dtype=torch.float64)
         t = _vector(value, name)
         if t.shape[0] not in (1, n):
             raise ShapeError(f"{name} must be a number or have one entry per row of X ({n}).")
         return t.expand(n)
+
+    def _treatment_levels(self, T0: Any, T1: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked ``(T0, T1)`` for ``n`` rows: 0 or 1 where the treatment is binary."""
+        t0, t1 = self._treatment_level(T0, "T0", n), self._treatment_level(T1, "T1", n)
+        if self.binary_treatment:
+            for t, nm in ((t0, "T0"), (t1, "T1")):
+                if not bool(((t == 0) | (t == 1)).all()):
+                    bad = float(t[~((t == 0) | (t == 1))][0])
+                    raise ValidationError(
+                        f"{nm} must be 0 or 1 for a binary treatment; got {bad:g}."
+                    )
+        return t0, t1
 
     def _out(self, t: torch.Tensor) -> Any:
         return t.detach().cpu().numpy() if getattr(self, "_as_numpy", True) else t
@@ -180,12 +253,7 @@ class CausalEstimator(abc.ABC):
     def effect(self, X: Any = None, T0: Any = 0, T1: Any = 1) -> Any:
         """The effect of moving the treatment from ``T0`` to ``T1`` at each row, ``(n,)``."""
         x = self._check_x(X)
-        n = self._rows(x)
-        t0, t1 = self._treatment_level(T0, "T0", n), self._treatment_level(T1, "T1", n)
-        if self.binary_treatment:
-            for t, nm in ((t0, "T0"), (t1, "T1")):
-                if not bool(((t == 0) | (t == 1)).all()):
-                    raise ValidationError(f"{nm} must be 0 or 1 for a binary treatment.")
+        t0, t1 = self._treatment_levels(T0, T1, self._rows(x))
         return self._out(self._effect(x, t0, t1))
 
     def const_marginal_effect(self, X: Any = None) -> Any:
@@ -202,10 +270,8 @@ class CausalEstimator(abc.ABC):
         """``(lower, upper)``: a ``1 − alpha`` interval for each row's effect."""
         check_number(alpha, name="alpha", low=0, high=1, low_inclusive=False, high_inclusive=False)
         x = self._check_x(X)
-        n = self._rows(x)
-        lo, hi = self._effect_interval(
-            x, self._treatment_level(T0, "T0", n), self._treatment_level(T1, "T1", n), alpha
-        )
+        t0, t1 = self._treatment_levels(T0, T1, self._rows(x))
+        lo, hi = self._effect_interval(x, t0, t1, alpha)
         return self._out(lo), self._out(hi)
 
     def _rows(self, x: torch.Tensor | None) -> int:
@@ -225,7 +291,34 @@ class CausalEstimator(abc.ABC):
     def _effect_interval(
         self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor, alpha: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.binary_treatment:
+            others = (
+                "OLS (classical intervals) or VLUCI / CEVAE (quantiles over the posterior of "
+                "the hidden confounder)"
+            )
+        else:
+            others = (
+                "TwoStageLeastSquares (needs instruments Z; any treatment, continuous or "
+                "multivariate)"
+            )
         raise ConfigError(
-            f"{type(self).__name__} gives no effect intervals; use an estimator that does "
-            "(VLUCI, from its posterior over the confounder)."
+            f"{type(self).__name__} gives no effect intervals; use an estimator that does: "
+            f"{others}."
         )
+
+
+class WithoutInstruments:
+    """Mixin for a :class:`CausalEstimator` that uses no instruments: its ``fit`` does not
+    name ``Z``, so DoWhy's EconML adapter (which passes only the arguments ``fit`` names)
+    leaves a graph's instruments out, as it does for EconML's meta-learners, while a ``Z``
+    passed by hand is refused with the estimators that take one. Put it before
+    ``CausalEstimator`` in the bases."""
+
+    def fit(self, Y: Any, T: Any, *, X: Any = None, W: Any = None, **unexpected: Any) -> Any:
+        """Fit the estimator; returns ``self`` (see :meth:`CausalEstimator.fit`).
+
+        Raises:
+            ConfigError: ``Z`` given (these estimators use no instruments).
+        """
+        refuse_fit_options(self, unexpected)
+        return super().fit(Y, T, X=X, W=W)  # type: ignore[misc]

@@ -15,6 +15,8 @@ from latentinfer.causal._latent import (
     RowLikelihood,
     diagonal_normal,
     gaussian_nll,
+    linear,
+    network,
     positive,
     standard_kl_per_dim,
     trunk,
@@ -106,10 +108,10 @@ class CEVAE(LatentConfounderModel):
         binary = scaler.binary if scaler is not None else torch.zeros(d, dtype=torch.bool)
         self.register_buffer("binary_", binary.clone(), persistent=False)
         self.n_covariates_ = d
-        self.px = MLP(k, h, 2 * d, act)  # p(x|z): loc (logits), raw scale
+        self.px = network(k, h, 2 * d, act)  # p(x|z): loc (logits), raw scale
         self.pt = nn.Linear(k, 1)  # p(t|z)
         self.py = nn.ModuleList([MLP(k, h, 2, act), MLP(k, h, 2, act)])  # p(y|t,z) per arm
-        self.qt = nn.Linear(d, 1)  # q(t|x)
+        self.qt = linear(d, 1)  # q(t|x)
         self.qy_body = trunk(d, h, act)  # q(y|t,x)
         self.qy_head = nn.Linear(h[-1], 4)
         self.qz_body = trunk(d + 1, h, act)  # q(z|t,y,x)

@@ -29,10 +29,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
+import numpy as np
 import torch
 
 from latentinfer.causal.augmentation import apply_augmentation
-from latentinfer.causal.base import CausalData, CausalEstimator, _matrix, _numeric
+from latentinfer.causal.base import (
+    CausalData,
+    CausalEstimator,
+    WithoutInstruments,
+    _matrix,
+    _numeric,
+    treatment_scalar,
+)
 from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.seeding import derive_seed, resolve_seed
 from latentinfer.core.validation import as_tensor, check_n_features, check_number
@@ -216,6 +224,25 @@ def _select_alpha(
     )
 
 
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is not None:
+        resolve_seed(seed)
+
+
+def _check_augmentation(augmentation: Any) -> None:
+    if not callable(augmentation):
+        raise ConfigError(
+            "augmentation must be a callable (T, generator) -> (augmented T, parameters G), "
+            f"such as SubspaceTranslation(...); got {augmentation!r}."
+        )
+
+
 # ------------------------------------------------------------------------ estimators
 class _StructuralEstimator(CausalEstimator):
     """Estimators of a structural function ``h`` of treatments ``(n,)`` or ``(n, m)``.
@@ -237,9 +264,9 @@ class _StructuralEstimator(CausalEstimator):
 
     def _treatment_level(self, value: Any, name: str, n: int) -> torch.Tensor:
         m = self.n_treatments_
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            check_number(value, name=name)
-            return torch.full((n, m), float(value), dtype=torch.float64)
+        number = treatment_scalar(value, name=name)
+        if number is not None:
+            return torch.full((n, m), number, dtype=torch.float64)
         t = as_tensor(_numeric(value), name=name, ndim=(1, 2), dtype=torch.float64).cpu()
         if t.ndim == 1:
             t = t[:, None] if m == 1 else t[None, :]
@@ -367,8 +394,11 @@ class TwoStageLeastSquares(_LinearStructural):
     """
 
     needs_instrument = True
+    uses_instrument = True
 
     def __init__(self, *, fit_intercept: bool = True, allow_underidentified: bool = False) -> None:
+        _check_flag(fit_intercept, "fit_intercept")
+        _check_flag(allow_underidentified, "allow_underidentified")
         self.fit_intercept = fit_intercept
         self.allow_underidentified = allow_underidentified
 
@@ -485,6 +515,8 @@ class IVL(_LinearStructural):
         using Outcome Invariant Data Augmentation", NeurIPS 2025, arXiv:2510.25128.
     """
 
+    uses_instrument = True
+
     def __init__(
         self,
         augmentation: Any,
@@ -495,6 +527,10 @@ class IVL(_LinearStructural):
         fit_intercept: bool = True,
         seed: int | None = 0,
     ) -> None:
+        _check_augmentation(augmentation)
+        _check_alpha_spec(alpha, alphas, cv)
+        _check_flag(fit_intercept, "fit_intercept")
+        _check_seed(seed)
         self.augmentation = augmentation
         self.alpha = alpha
         self.alphas = alphas
@@ -530,7 +566,7 @@ class IVL(_LinearStructural):
 
 
 @final
-class DAERM(_LinearStructural):
+class DAERM(WithoutInstruments, _LinearStructural):
     """DA+ERM: ordinary least squares on the augmented data ``(G·T, Y)``.
 
     Outcome-invariant augmentation acts as a soft intervention on the treatment, so this
@@ -542,7 +578,8 @@ class DAERM(_LinearStructural):
         fit_intercept: fit an intercept.
         seed: seeds the augmentation (as in :class:`IVL`).
 
-    ``fit(Y, T, *, X=None, W=None)``: as :class:`IVL`; ``Z`` is not used (an error).
+    ``fit(Y, T, *, X=None, W=None)``: as :class:`IVL`, without instruments (``fit`` has no
+    ``Z``; one passed is refused).
     Learned attributes: ``coef_`` ``(m,)``, ``covariate_coef_``, ``intercept_``,
     ``n_treatments_``, ``seed_``.
 
@@ -557,16 +594,14 @@ class DAERM(_LinearStructural):
     """
 
     def __init__(self, augmentation: Any, *, fit_intercept: bool = True, seed: int | None = 0):
+        _check_augmentation(augmentation)
+        _check_flag(fit_intercept, "fit_intercept")
+        _check_seed(seed)
         self.augmentation = augmentation
         self.fit_intercept = fit_intercept
         self.seed = seed
 
     def _fit(self, data: CausalData) -> None:
-        if data.Z is not None:
-            raise ValidationError(
-                "DAERM does not use instruments; pass Z to IVL (appended to the augmentation's "
-                "parameters) or to TwoStageLeastSquares."
-            )
         data = self._cpu(data)
         self.n_treatments_ = int(data.T.shape[1])
         gt, _, _ = self._augment(data)

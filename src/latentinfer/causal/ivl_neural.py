@@ -8,14 +8,20 @@ from typing import Any, final
 import torch
 from torch import nn
 
+from latentinfer.causal._latent import ACTIVATIONS
 from latentinfer.causal.base import CausalData
-from latentinfer.causal.iv import _StructuralEstimator, projection_basis
+from latentinfer.causal.iv import (
+    _check_augmentation,
+    _check_seed,
+    _StructuralEstimator,
+    projection_basis,
+)
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError, ValidationError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.seeding import rng_scope
 from latentinfer.core.trainer import Batch, train
-from latentinfer.core.validation import check_number
+from latentinfer.core.validation import check_choice, check_number
 from latentinfer.nn.mlp import MLP
 
 __all__ = ["NeuralIVL"]
@@ -100,6 +106,8 @@ class NeuralIVL(_StructuralEstimator):
         torch.Size([256])
     """
 
+    uses_instrument = True
+
     def __init__(
         self,
         augmentation: Any,
@@ -110,12 +118,24 @@ class NeuralIVL(_StructuralEstimator):
         train_config: TrainConfig | dict[str, Any] | None = None,
         seed: int | None = 0,
     ) -> None:
+        _check_augmentation(augmentation)
+        check_number(alpha, name="alpha", low=0)
+        if isinstance(hidden, (int, str)) or not isinstance(hidden, Sequence) or not hidden:
+            raise ConfigError(
+                f"hidden must be a non-empty sequence of layer widths like (64, 64); got "
+                f"{hidden!r}."
+            )
+        for h in hidden:
+            check_number(h, name="hidden", low=1, integer=True)
+        check_choice(activation, name="activation", choices=ACTIVATIONS)
+        _check_seed(seed)
         self.augmentation = augmentation
         self.alpha = alpha
-        self.hidden = hidden
+        self.hidden = tuple(hidden)
         self.activation = activation
         self.train_config = train_config
         self.seed = seed
+        self._config({})  # a bad train_config fails here, not at fit
 
     def _config(self, overrides: dict[str, Any]) -> TrainConfig:
         cfg = self.train_config
@@ -145,7 +165,7 @@ class NeuralIVL(_StructuralEstimator):
         return self
 
     def _fit(self, data: CausalData) -> None:
-        alpha = float(check_number(self.alpha, name="alpha", low=0))
+        alpha = float(check_number(self.alpha, name="alpha", low=0))  # set_params may change it
         cfg = self._fit_config  # set by fit, the only caller
         data = self._cpu(data)
         self.n_treatments_ = int(data.T.shape[1])

@@ -10,7 +10,8 @@ augments with posterior samples of the hidden confounder:
 
 A "regressor" is any object with ``fit(X, y)`` and ``predict(X)`` (scikit-learn's, or
 yours); each arm gets its own deep copy. All are binary-treatment
-:class:`~latentinfer.causal.base.CausalEstimator` s; the covariates are ``[X, W]``.
+:class:`~latentinfer.causal.base.CausalEstimator` s; the covariates are ``[X, W]``. They use
+no instruments: ``fit(Y, T, *, X=None, W=None)`` has no ``Z`` (a ``Z`` is refused).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from latentinfer.causal._covariates import (
     effect_covariates,
     mean_over_controls,
 )
-from latentinfer.causal.base import CausalData, CausalEstimator
+from latentinfer.causal.base import CausalData, CausalEstimator, WithoutInstruments
 from latentinfer.core.errors import ConfigError
 
 __all__ = ["OLS", "SLearner", "TLearner", "check_regressor"]
@@ -58,8 +59,33 @@ def _predict(model: Any, x: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.asarray(model.predict(x), dtype=np.float64).reshape(-1))
 
 
+def _linear_map(model: Any, x: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``(w, b)`` with ``model.predict(v) = v·w + b``, or ``None`` when ``model`` is not linear.
+
+    Linear: a fitted regressor exposing ``coef_`` ``(d,)`` and ``intercept_`` (scikit-learn's
+    linear regressors) whose predictions on ``x`` ``(n, d)``, the rows it was fitted on, are
+    exactly ``x·coef_ + intercept_`` (which rules out GLMs and classifiers).
+    """
+    if isinstance(model, _Constant):
+        return np.zeros(x.shape[1]), model.mean_
+    try:
+        w = np.asarray(model.coef_, dtype=np.float64).reshape(-1)
+        b = np.asarray(getattr(model, "intercept_", 0.0), dtype=np.float64).reshape(-1)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if w.shape != (x.shape[1],) or b.shape != (1,):
+        return None
+    pred = np.asarray(model.predict(x), dtype=np.float64).reshape(-1)
+    mine = x @ w + b[0]
+    if pred.shape != mine.shape or not np.allclose(
+        pred, mine, rtol=1e-7, atol=1e-7 * max(1.0, float(np.abs(pred).max(initial=0.0)))
+    ):
+        return None
+    return w, float(b[0])
+
+
 @final
-class TLearner(TrainingRows, CausalEstimator):
+class TLearner(TrainingRows, WithoutInstruments, CausalEstimator):
     """T-learner: a separate regression of the outcome on the covariates in each arm.
 
     τ̂(x) = μ̂₁(x) − μ̂₀(x), with μ̂ₜ fitted on the rows with ``T = t``.
@@ -99,6 +125,17 @@ class TLearner(TrainingRows, CausalEstimator):
             models.append(m.fit(x[t == arm], y[t == arm]))
         self.models_ = tuple(models)
 
+    def _linear_effect(self) -> tuple[torch.Tensor, float] | None:
+        """``(w, b)`` with ``effect(x) = x·w + b`` for new rows, when both arms' regressors are
+        linear and the fit had no controls W; else ``None`` (what a saved VLUCI stores)."""
+        if self.n_features_w_:
+            return None
+        x = self.covariates_train_.numpy()
+        arm0, arm1 = (_linear_map(m, x) for m in self.models_)
+        if arm0 is None or arm1 is None:
+            return None
+        return torch.as_tensor(arm1[0] - arm0[0]), arm1[1] - arm0[1]
+
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
         x = effect_covariates(self, X).numpy()
         m0, m1 = self.models_
@@ -107,7 +144,7 @@ class TLearner(TrainingRows, CausalEstimator):
 
 
 @final
-class SLearner(TrainingRows, CausalEstimator):
+class SLearner(TrainingRows, WithoutInstruments, CausalEstimator):
     """S-learner: one regression of the outcome on ``[covariates, T]``.
 
     τ̂(x) = μ̂(x, 1) − μ̂(x, 0). A regressor that ignores T gives no effect at all, the
@@ -133,8 +170,21 @@ class SLearner(TrainingRows, CausalEstimator):
     def _fit(self, data: CausalData) -> None:
         c = data.covariates()
         self.covariates_train_ = c
+        self.treatments_train_ = data.T
         xt = torch.cat([c, data.T[:, None]], dim=1).numpy()
         self.model_ = copy.deepcopy(self.model).fit(xt, data.Y.numpy())
+
+    def _linear_effect(self) -> tuple[torch.Tensor, float] | None:
+        """``(w, b)`` with ``effect(x) = x·w + b`` for new rows (a constant: the coefficient of
+        T) when the regressor is linear and the fit had no controls W; else ``None``."""
+        if self.n_features_w_:
+            return None
+        c = self.covariates_train_
+        xt = torch.cat([c, self.treatments_train_[:, None]], dim=1).numpy()
+        fitted = _linear_map(self.model_, xt)
+        if fitted is None:
+            return None
+        return torch.zeros(c.shape[1], dtype=torch.float64), float(fitted[0][-1])
 
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
         c, m = effect_covariates(self, X), controls_per_row(self, X)
@@ -145,7 +195,7 @@ class SLearner(TrainingRows, CausalEstimator):
 
 
 @final
-class OLS(TrainingRows, CausalEstimator):
+class OLS(TrainingRows, WithoutInstruments, CausalEstimator):
     """Ordinary least squares with the treatment as a feature: Y ≈ α + τ·T + βᵀc.
 
     The effect is the coefficient τ, the same for every row; with ``interactions=True``
@@ -199,6 +249,19 @@ class OLS(TrainingRows, CausalEstimator):
         sigma2 = float(resid @ resid) / self.dof_
         self.coef_ = torch.as_tensor(coef)
         self.cov_ = torch.as_tensor(sigma2 * np.linalg.pinv(a.T @ a))
+
+    def _linear_effect(self) -> tuple[torch.Tensor, float] | None:
+        """``(w, b)`` with ``effect(x) = x·w + b`` for new rows, when the fit had no controls W
+        (else ``None``): ``w = γ``, ``b = τ − c̄·γ`` (``w = 0``, ``b = τ`` without
+        interactions)."""
+        if self.n_features_w_:
+            return None
+        d = self.center_.shape[0]
+        tau = float(self.coef_[1])
+        if not self.interactions:
+            return torch.zeros(d, dtype=torch.float64), tau
+        gamma = self.coef_[2 + d :]
+        return gamma.clone(), tau - float(self.center_ @ gamma)
 
     def _effect(self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor) -> torch.Tensor:
         return self._contrast(X, T0, T1) @ self.coef_

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from latentinfer.core.errors import ShapeError, ValidationError
 from latentinfer.core.validation import as_tensor
@@ -59,9 +60,14 @@ def pehe(estimate: Any, truth: Any) -> float:
 
 
 def ate_error(estimate: Any, truth: Any) -> float:
-    """|mean(estimate) − mean(truth)|; ``estimate`` may be per-row effects or one number."""
+    """|mean(estimate) − mean(truth)|; ``estimate`` may be per-row effects or one number.
+
+    Raises:
+        ValidationError: NaN or Inf in either (a number as well as an array).
+    """
     if np.ndim(estimate) == 0:
-        return float(abs(float(estimate) - float(np.mean(_vec(truth, "truth")))))
+        ate = float(as_tensor(estimate, name="estimate", dtype=torch.float64, min_rows=0))
+        return float(abs(ate - float(np.mean(_vec(truth, "truth")))))
     e, t = _pair(estimate, truth)
     return float(abs(e.mean() - t.mean()))
 

@@ -24,6 +24,7 @@ from latentinfer.causal._latent import (
     RowLikelihood,
     diagonal_normal,
     gaussian_nll,
+    network,
     positive,
     standard_kl_per_dim,
     trunk,
@@ -90,6 +91,16 @@ class VLUCI(LatentConfounderModel):
     over U (and, for the plug-in, refitting); they are not confidence intervals for the
     networks' weights.
 
+    **Saving.** ``save`` stores the networks (safetensors) and their description (JSON),
+    never a pickle. A saved plug-in keeps its base fits only where they are linear in
+    ``[X, Û]``: a scikit-learn linear regressor (alone, so in a T-learner, or in our
+    :class:`~latentinfer.causal.TLearner` / :class:`~latentinfer.causal.SLearner`) or
+    :class:`~latentinfer.causal.OLS`, stored as one coefficient vector per fit; a loaded
+    model then gives ``effect(X)`` for new rows as the fitted one did. Other bases
+    (gradient boosting, EconML's, ...) are not stored: a loaded model raises
+    :class:`~latentinfer.core.errors.NotFittedError` for effects; refit it. A loaded model
+    holds no training rows, so ``effect()`` needs ``X`` either way.
+
     As a latent-variable model it is conditional: rows ``[M, t, y]`` given the condition
     ``R`` (``latent_data(Y, T, X=X)`` returns the pair): ``encode`` is q_φ, ``decode``
     p(M, t, y | U, R), ``prior`` N(0, I).
@@ -108,8 +119,9 @@ class VLUCI(LatentConfounderModel):
         n_samples: posterior draws per effect when used alone.
         n_plugin_fits: posterior draws, each with its own base fit, for the plug-in.
         train_config: :class:`~latentinfer.core.config.TrainConfig` or a dict of its
-            options; defaults: Adam 1e-3, batches of 128, at most 300 epochs, early
-            stopping on 10 % of the rows after 20 epochs without progress.
+            options; defaults: Adam 1e-3 on a cosine schedule (to 0 at the last step),
+            batches of 128, 2500 optimiser steps (or 300 epochs, whichever comes first), no
+            validation split and no early stopping (the final weights are kept).
         seed: seeds initialisation, training and the posterior draws.
 
     Example:
@@ -227,7 +239,7 @@ class VLUCI(LatentConfounderModel):
         self.n_proxies_ = d_m
         self.q_body = trunk(d_r + d_m + 1, h, act)  # q_φ(U | R, M, T, Y): body over (R, M, y)
         self.q_head = nn.Linear(h[-1], 4 * k)  # ... one head per arm
-        self.q_marginal = MLP(d_r + d_m, h, 2 * k, act)  # q_ψ(U | R, M)
+        self.q_marginal = network(d_r + d_m, h, 2 * k, act)  # q_ψ(U | R, M)
         self.p_m = MLP(k + d_r, h, d_m, act) if d_m else None  # p(M | U, R)
         # log-scales are _SCALE_SPEED × a parameter: Adam moves each parameter by about lr
         # a step, and the noise scales must travel far (from y's total spread to its
@@ -446,6 +458,22 @@ class VLUCI(LatentConfounderModel):
             x_aug = torch.cat([c, u[s]], dim=1).numpy()
             fits.append(copy.deepcopy(base).fit(y, t, X=x_aug))
         self.plugin_fits_ = tuple(fits)
+        self.plugin_linear_ = _linear_plugin(fits)
+
+    def _plugin_effects(self, fits: Sequence[Any], x_aug: torch.Tensor) -> torch.Tensor:
+        """``(S, n)``: each base fit's effect at its rows ``x_aug`` ``(S, n, d + k)``."""
+        if fits:
+            return torch.stack(
+                [
+                    torch.as_tensor(
+                        np.asarray(fit.effect(x_aug[s].numpy()), dtype=np.float64).reshape(-1)
+                    )
+                    for s, fit in enumerate(fits)
+                ]
+            )
+        lin = self.plugin_linear_  # (S, d + k + 1): [w, b] per fit
+        assert lin is not None
+        return (x_aug * lin[:, None, :-1]).sum(-1) + lin[:, None, -1]
 
     def _effect_draws(
         self, X: torch.Tensor | None, T0: torch.Tensor, T1: torch.Tensor
@@ -453,30 +481,61 @@ class VLUCI(LatentConfounderModel):
         if self.base_estimator is None and not getattr(self, "_plugin_lost", False):
             return super()._effect_draws(X, T0, T1)
         fits = getattr(self, "plugin_fits_", ())
-        if not fits:
+        linear = getattr(self, "plugin_linear_", None)
+        if not fits and linear is None:
             raise NotFittedError(
-                "this VLUCI's plug-in base fits are not stored with a saved model; fit it "
-                "again (or pickle the whole estimator)."
+                f"this VLUCI was loaded from disk and its plug-in base "
+                f"({getattr(self, '_plugin_base', 'base_estimator')}) was not saved with it: "
+                "a saved model keeps the plug-in fits only for linear bases (scikit-learn "
+                "linear regressors, TLearner/SLearner of them, OLS); pickle is never used. "
+                "Refit it to get effects (a CLI run folder's effects.csv holds the effects of "
+                "its rows)."
             )
+        n_fits = len(fits) if fits else int(linear.shape[0])  # type: ignore[union-attr]
         rows, factual = self._posterior_rows(X)
         m = 1
         if factual:
-            c, u = self.covariates_train_, self.train_draws_.double()
+            c, u = self.covariates_train_, self.train_draws_[:n_fits].double()
         else:
             c, m = effect_covariates(self, X), controls_per_row(self, X)
             self.eval()
             with torch.no_grad(), rng_scope(derive_seed(self._fitted_seed(), 29)):
-                u = self._draw_u(rows, False, len(fits)).double()
-        draws = []
-        for s, fit in enumerate(fits):
-            x_aug = torch.cat([c, u[s]], dim=1).numpy()
-            e = np.asarray(fit.effect(x_aug), dtype=np.float64).reshape(-1)
-            draws.append(torch.as_tensor(e))
-        return (T1 - T0) * mean_over_controls(torch.stack(draws), m)
+                u = self._draw_u(rows, False, n_fits).double()
+        x_aug = torch.cat([c.double().expand(n_fits, -1, -1), u], dim=2)  # (S, n·m, d + k)
+        return (T1 - T0) * mean_over_controls(self._plugin_effects(fits, x_aug), m)
 
     def _fitted_state(self) -> dict[str, Any]:
-        return super()._fitted_state() | {"plugin": self.base_estimator is not None}
+        state = super()._fitted_state() | {"plugin": self.base_estimator is not None}
+        if self.base_estimator is not None:
+            linear = getattr(self, "plugin_linear_", None)
+            state["plugin_base"] = repr(self.base_estimator)
+            state["plugin_linear"] = None if linear is None else linear.tolist()
+        return state
 
     def _load_fitted_state(self, state: dict[str, Any]) -> None:
         super()._load_fitted_state(state)
         self._plugin_lost = bool(state.get("plugin", False))
+        self._plugin_base = state.get("plugin_base", "base_estimator")
+        linear = state.get("plugin_linear")
+        self.plugin_linear_ = None if linear is None else torch.tensor(linear, dtype=torch.float64)
+
+    def _save_keeps_effects(self) -> bool:
+        """Whether :meth:`save` keeps what ``effect(X)`` needs: ``True`` without a base
+        estimator or with a linear one (see the class docstring), ``False`` otherwise."""
+        if getattr(self, "plugin_linear_", None) is not None:
+            return True
+        return self.base_estimator is None and not getattr(self, "_plugin_lost", False)
+
+
+def _linear_plugin(fits: Sequence[Any]) -> torch.Tensor | None:
+    """``(S, d + 1)`` rows ``[w, b]`` with ``fit.effect(x) = x·w + b`` for every fit, or
+    ``None`` when one of them is not known to be linear."""
+    rows = []
+    for fit in fits:
+        linear = getattr(fit, "_linear_effect", None)
+        got = linear() if callable(linear) else None
+        if got is None:
+            return None
+        w, b = got
+        rows.append(torch.cat([w.to(torch.float64), torch.tensor([b], dtype=torch.float64)]))
+    return torch.stack(rows)

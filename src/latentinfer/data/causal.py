@@ -114,8 +114,16 @@ def causal_sample(ds: Dataset) -> CausalSample:
     """The arrays of a treatment-effect :class:`~latentinfer.data.Dataset`.
 
     Raises:
-        ValidationError: the data set has no treatment and outcome in ``info``.
+        ValidationError: ``ds`` is not a loaded data set, or has no treatment and outcome
+            in ``info``.
     """
+    if not isinstance(ds, Dataset):
+        hint = (
+            f"causal_sample(load({ds!r}))" if isinstance(ds, str) else "causal_sample(load(name))"
+        )
+        raise ValidationError(
+            f"causal_sample takes a loaded data set, as in {hint}; got {type(ds).__name__}."
+        )
     if "T" not in ds.info or "Y" not in ds.info:
         raise ValidationError(
             f"data set {ds.name!r} has no treatment and outcome (info['T'], info['Y']); use "

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import abc
 import importlib
-import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from latentinfer.core.checkpoint import load_checkpoint, save_checkpoint
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import CheckpointError, ConfigError, NotFittedError, ShapeError
 from latentinfer.core.output import LossOutput
+from latentinfer.core.params import EstimatorParams, same_value
 from latentinfer.core.seeding import resolve_seed, rng_scope
 from latentinfer.core.trainer import (
     Batch,
@@ -63,7 +63,7 @@ def _like(t: torch.Tensor, ref: Any) -> Any:
     return t if isinstance(ref, torch.Tensor) else t.detach().cpu().numpy()
 
 
-class LatentVariableModel(nn.Module, abc.ABC):
+class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
     """Abstract base of every amortised latent-variable model (VAE family, CEVAE, VLUCI, ...).
 
     Subclasses implement the contract (``prior``, ``encode``, ``decode``, ``loss``) and
@@ -205,31 +205,15 @@ class LatentVariableModel(nn.Module, abc.ABC):
         return x, tuple(cs)
 
     # -------------------------------------------------------------- estimator API
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments and their current values (scikit-learn convention)."""
-        sig = inspect.signature(type(self).__init__)
-        return {
-            name: getattr(self, name)
-            for name, p in sig.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
-
-    def set_params(self, **params: Any) -> LatentVariableModel:
+    def set_params(self, **params: Any) -> Self:
         """Set constructor arguments by name; they take effect at the next ``fit``.
 
         The values get the constructor's checks. Changing a parameter of a fitted model
         discards the fit (its networks were built for the old values): fit again.
         """
-        valid = self.get_params()
-        for k in params:
-            if k not in valid:
-                raise ConfigError(
-                    f"{type(self).__name__} has no parameter {k!r}; accepted: {sorted(valid)}."
-                )
-        type(self)(**{**valid, **params})  # raises the constructor's error for a bad value
-        changed = any(not _same(valid[k], v) for k, v in params.items())
-        for k, v in params.items():
-            setattr(self, k, v)
+        before = self.get_params()
+        super().set_params(**params)
+        changed = any(not same_value(before[k], v) for k, v in params.items())
         if changed and (self._built or self.is_fitted):
             self._discard_fit()
         return self
@@ -503,28 +487,3 @@ class LatentVariableModel(nn.Module, abc.ABC):
         model._loaded = True
         model.eval()
         return model
-
-    def __repr__(self) -> str:  # scikit-learn style: the parameters that differ from defaults
-        sig = inspect.signature(type(self).__init__)
-        shown = []
-        for k, v in self.get_params().items():
-            default = sig.parameters[k].default
-            if default is inspect.Parameter.empty or not _equal(v, default):
-                shown.append(f"{k}={v!r}")
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Whether two parameter values are the same (identical, or equal plain values)."""
-    if a is b:
-        return True
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) or type(a) is not type(b):
-        return False
-    return _equal(a, b)
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # pragma: no cover
-        return False
