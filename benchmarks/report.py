@@ -4,13 +4,17 @@
 
 Each section states the paper's claim, our measured numbers (read from the result file,
 never typed by hand) and the command that produced them. A benchmark without a full
-(non-quick) result file is listed as not yet run.
+(non-quick) result file is listed as not yet run. The result files are written by the
+benchmark scripts, with one exception, flagged in its section: ``trice_lr_pilot.json`` was
+transcribed by hand from three pilot runs whose own result files were not committed.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,12 @@ OUT = ROOT / "docs" / "reproductions.md"
 
 
 def _load(name: str) -> dict[str, Any] | None:
+    """A committed result, or ``None`` when there is none or it is a quick (smoke) run."""
     path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    return None if d.get("quick") else d
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -36,9 +44,25 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _footer(d: dict[str, Any]) -> str:
+def _footer(d: dict[str, Any], jobs_default: int | None = None) -> str:
+    """The run's command and metadata; ``jobs_default``: the script runs ``--jobs`` processes.
+
+    Older result files of such scripts do not record ``jobs``: it is read from the command
+    when given there, else said to be unrecorded.
+    """
+    threads = f"{d['threads']} thread(s)"
+    if jobs_default is not None:
+        words = d["command"].split()
+        jobs = d.get("jobs")
+        if jobs is None and "--jobs" in words[:-1]:
+            jobs = words[words.index("--jobs") + 1]
+        threads = f"{d['threads']} thread(s) per process, " + (
+            f"{jobs} process(es) in parallel"
+            if jobs is not None
+            else f"processes in parallel not recorded [`--jobs` defaults to {jobs_default}]"
+        )
     return (
-        f"Command: `{d['command']}` ({d['threads']} thread(s), torch {d['torch']}, "
+        f"Command: `{d['command']}` ({threads}, torch {d['torch']}, "
         f"{d['cpu_count']}-core {d['machine']} CPU, {d['seconds']:.0f} s, {d['date']})."
     )
 
@@ -182,7 +206,8 @@ def mean_vs_sampled(d: dict[str, Any]) -> str:
             f"**Result**: mean representations are more correlated in "
             f"**{d['mean_more_correlated']}/{d['models']}** β-VAEs; removing passive variables "
             f"lowers their correlation in **{d['removal_lowers_correlation']}/"
-            f"{d['models_with_passive']}** models that have passive variables.",
+            f"{d['models_with_passive']}** models that have passive variables. "
+            + _equally_disentangled(d["records"]),
             f"β-VAEs with 10 latents on sprites (32×32, {d['n']} images, 5 factors); r̄ is "
             "the mean absolute off-diagonal Pearson correlation between latent dimensions; MIG "
             "and DCI disentanglement are computed on the active variables:",
@@ -207,6 +232,33 @@ def mean_vs_sampled(d: dict[str, Any]) -> str:
             _footer(d),
         ]
     )
+
+
+_EQUAL = 0.10  # two disentanglement scores count as equal within 10 % of each other
+
+
+def _equally_disentangled(records: list[dict[str, Any]]) -> str:
+    """The claim's third part: MIG and DCI of the active variables, mean vs sampled."""
+
+    def gap(r: dict[str, Any], metric: str) -> float:
+        return r[f"{metric}_mean_active"] / r[f"{metric}_sampled_active"] - 1
+
+    equal = [r for r in records if all(abs(gap(r, m)) <= _EQUAL for m in ("mig", "dci"))]
+    unequal = [r for r in records if r not in equal]
+    text = (
+        "Active variables equally disentangled in both (our bar, as the paper gives none: "
+        f"mean and sampled MIG and DCI-D within {_EQUAL:.0%} of each other; the result file "
+        f"holds no uncertainty for them) in **{len(equal)}/{len(records)}** models"
+    )
+    if unequal:
+        text += "; not in " + "; ".join(
+            f"β = {r['beta']:g} seed {r['seed']} (MIG {r['mig_mean_active']:.3f} vs "
+            f"{r['mig_sampled_active']:.3f}, {gap(r, 'mig'):+.0%}; DCI-D "
+            f"{r['dci_mean_active']:.3f} vs {r['dci_sampled_active']:.3f}, "
+            f"{gap(r, 'dci'):+.0%}; mean vs sampled)"
+            for r in unequal
+        )
+    return text + "."
 
 
 def speed(d: dict[str, Any]) -> str:
@@ -374,24 +426,33 @@ def niw_fewshot(d: dict[str, Any]) -> str:
                 ]
             )
     verdicts = []
+    n_pairs = n_above = n_below = 0
     for setting, block in summ.items():
         diffs = block["niw_minus_protonet_per_seed"]
         cis = block["niw_minus_protonet_ci95_per_seed"]
         pairs = ", ".join(f"{m:+.3f} ± {c:.3f}" for m, c in zip(diffs, cis))
         above = sum(m - c > 0 for m, c in zip(diffs, cis))
         below = sum(m + c < 0 for m, c in zip(diffs, cis))
+        n_pairs, n_above, n_below = n_pairs + len(diffs), n_above + above, n_below + below
         verdicts.append(
             f"{setting}: NIW-Meta − ProtoNet (paired, per seed) {pairs}; significantly better in "
             f"{above}, worse in {below} of {len(diffs)} seeds; best row "
             f"`{d['best'][setting]}`"
         )
+    reproduced = n_above > n_pairs / 2 and not n_below
     return "\n\n".join(
         [
             "**Claim** (Kim & Hospedales, ICLR 2024): a hierarchical NIW prior over the "
             "network's weights, with closed-form episode posteriors from a few SGD/SGLD steps "
             "and no graph through them, improves few-shot accuracy and calibration over the "
             "base meta-learner (here the prototypical network).",
-            "**Result**: " + "; ".join(verdicts) + ".",
+            f"**Result** (accuracy {'reproduced' if reproduced else 'NOT reproduced'}"
+            f"; calibration {_niw_calibration(d)[0]}): NIW-Meta is significantly more accurate "
+            f"than ProtoNet in **{n_above} of {n_pairs}** seed/setting pairs and significantly "
+            f"less accurate in **{n_below}**. "
+            + "; ".join(verdicts)
+            + ". "
+            + _niw_calibration(d)[1],
             "Why: NIW-Meta's head is the prototype head plus a Bayesian correction θ; the ELBO "
             "learns a tight prior on θ (n₀γ, geometric mean over coordinates: "
             + ", ".join(
@@ -400,8 +461,8 @@ def niw_fewshot(d: dict[str, Any]) -> str:
                 for r in d["records"]
             )
             + "), so the episodes' corrections stay small and NIW-Meta tracks the prototypical "
-            "network. In pilot runs looser priors did worse: the diagonal Laplace posterior of a "
-            "head fitted to 1–5 shots is wide, and fine-tuning the head on the support overfits.",
+            "network. (An unrecorded observation, with no result file behind it: in pilot runs "
+            "looser priors did worse.)",
             f"5-way, {st['n_query']} queries per class, {st['data']} ({st['n_classes']} "
             f"procedural classes, {st['meta_test_classes']} held out for meta-testing); one "
             f"{st['extractor']} per method trained on {st['train_episodes']} episodes "
@@ -423,6 +484,57 @@ def niw_fewshot(d: dict[str, Any]) -> str:
             ),
             _footer(d),
         ]
+    )
+
+
+def _niw_calibration(d: dict[str, Any]) -> tuple[str, str]:
+    """The claim's calibration part: NIW-Meta vs ProtoNet ECE and NLL per seed and setting."""
+    pairs = [
+        (r["k_shot"], r["seed"], r["results"]["niw-meta/NIW-Meta"],
+         r["results"]["protonet/prototypes"])
+        for r in d["records"]
+    ]  # fmt: skip
+    if not pairs or "ece" not in pairs[0][2]:
+        return "not measured", "Calibration was not measured in this run."
+    ece = sum(a["ece"] < b["ece"] for _, _, a, b in pairs)
+    nll = sum(a["nll"] < b["nll"] for _, _, a, b in pairs)
+    n = len(pairs)
+    word = "not reproduced on point estimates" if max(ece, nll) <= n / 2 else "mixed"
+    if min(ece, nll) > n / 2:
+        word = "better on point estimates only"
+    detail = ", ".join(
+        f"{k}-shot seed {s}: ECE {a['ece']:.4f} vs {b['ece']:.4f}, NLL {a['nll']:.3f} vs "
+        f"{b['nll']:.3f}"
+        for k, s, a, b in pairs
+    )
+    return word, (
+        f"Calibration (NIW-Meta vs ProtoNet, each on its own extractor): lower ECE in "
+        f"**{ece} of {n}** seed/setting pairs and lower NLL in **{nll} of {n}** ({detail}); "
+        "these are point estimates over the test episodes, the result file holds no "
+        "intervals for them."
+    )
+
+
+HGF_REFERENCE = ROOT / "tests" / "bayes" / "data" / "hgf_reference_pyhgf_0.2.12.npz"
+
+
+def _committed_reference() -> str:
+    """What CI checks against pyhgf's committed trajectories, counted from the npz."""
+    if not HGF_REFERENCE.is_file():
+        return ""
+    import numpy as np
+
+    with np.load(HGF_REFERENCE) as ref:
+        cases = json.loads(str(ref["meta"]))["cases"]
+    # as tests/bayes/test_hgf_exactness.py: the float32 bound skips the precision-cap case,
+    # whose float32 run is checked for the clipped precision instead
+    f32 = [c for c in cases if "cap" not in c]
+    return (
+        f"CI checks the float64 bound against pyhgf's trajectories committed in "
+        f"`tests/bayes/data/` ({len(cases)} cases, including irregular time steps, missing "
+        f"inputs and the precision cap) and the float32 bound on {len(f32)} of them (all but "
+        + ", ".join(f"`{c}`" for c in cases if c not in f32)
+        + ", whose float32 run is checked only for clipping the precision at the cap)."
     )
 
 
@@ -455,9 +567,8 @@ def hgf_exactness(d: dict[str, Any]) -> str:
         "(float64) and 1e-4 (float32).",
         f"**Result**: float64 {'met' if f64_met else 'NOT met'} (worst error "
         f"{d['worst_float64']:.1e}); {f32}. Errors are relative to each series' largest "
-        f"magnitude, over random parameter draws on {d['steps']}-step series. CI checks both "
-        "bounds against pyhgf's trajectories committed in `tests/bayes/data/` (13 cases, "
-        "including irregular time steps, missing inputs and the precision cap).",
+        f"magnitude, over random parameter draws on {d['steps']}-step series. "
+        + _committed_reference(),
     ]
     if "worst_pyhgf_float32" in d:
         ratio = max(r["native float32"] / r["pyhgf float32"] for r in res)
@@ -493,14 +604,55 @@ def hgf_exactness(d: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+_DERIVED = " [computed by report.py from the rows above]"
+
+
+def _hgf_physics(physics: dict[str, float]) -> dict[str, float]:
+    """The physics rows under honest names, with the full-overlap limit of the beliefs.
+
+    Result files from before the benchmark named them so call the beliefs estimate, which
+    adds arithmetic and write time as if they could not overlap, a "floor"; a kernel that
+    overlaps them can beat it. For those files the limit that assumes full overlap,
+    min(arithmetic, bandwidth / (9 · bytes per value)), is computed here from the same
+    measured rates.
+    """
+    if not any(k.endswith("beliefs floor (M steps/s)") for k in physics):
+        return dict(physics)
+    out: dict[str, float] = {}
+    for key, v in physics.items():
+        dtype = key.split()[0]
+        if key == f"{dtype} beliefs floor (M steps/s)":
+            out[f"{dtype} beliefs estimate, no overlap (M steps/s)"] = v
+        elif key.startswith(f"{dtype} b beliefs: ") and key.endswith(" / floor"):
+            out[key.replace(" / floor", " / estimate")] = v
+        else:
+            out[key] = v
+        if key == f"{dtype} b beliefs: pyhgf / floor":  # the last beliefs row: the limit
+            estimate = physics[f"{dtype} beliefs floor (M steps/s)"]
+            arith = physics[f"{dtype} arithmetic floor (M steps/s)"]
+            size = 4 if dtype == "float32" else 8
+            writes = physics[f"{dtype} write bandwidth (GB/s)"] * 1e3 / (9 * size)
+            limit = min(arith, writes)
+            out[f"{dtype} beliefs limit, full overlap (M steps/s)" + _DERIVED] = limit
+            for who in ("ours", "pyhgf"):
+                rate = physics[f"{dtype} b beliefs: {who} / floor"] * estimate
+                out[f"{dtype} b beliefs: {who} / limit" + _DERIVED] = rate / limit
+    return out
+
+
+def _hgf_get(physics: dict[str, float], key: str) -> float | None:
+    """A physics row by name, whether or not report.py computed it."""
+    return physics.get(key, physics.get(key + _DERIVED))
+
+
 def _hgf_needs(physics: dict[str, float]) -> str:
-    """Where 2x pyhgf would put us on each floor, for the float32 many-series workloads."""
+    """Where 2x pyhgf would put us on each limit, for the float32 many-series workloads."""
     parts = []
-    for name in ("b beliefs", "b surprise", "c"):
-        theirs = physics.get(f"float32 {name}: pyhgf / floor")
-        ours = physics.get(f"float32 {name}: ours / floor")
+    for name, bound in (("b beliefs", "limit"), ("b surprise", "floor"), ("c", "floor")):
+        theirs = _hgf_get(physics, f"float32 {name}: pyhgf / {bound}")
+        ours = _hgf_get(physics, f"float32 {name}: ours / {bound}")
         if theirs is not None and ours is not None:
-            parts.append(f"{name} {ours:.2f} of its floor, 2× pyhgf needs {2 * theirs:.2f}")
+            parts.append(f"{name} {ours:.2f} of its {bound}, 2× pyhgf needs {2 * theirs:.2f}")
     if not parts:
         return ""
     return (
@@ -509,6 +661,38 @@ def _hgf_needs(physics: dict[str, float]) -> str:
         + ". The arithmetic floor is the faster (c) rate measured, ours here, so where 2× needs "
         "more than 1.00 of it, it needs a faster kernel than ours, not only a better-used one."
     )
+
+
+def _hgf_estimate_note(physics: dict[str, float]) -> str:
+    """Why a run can beat the beliefs estimate (it is not a bound), from the numbers."""
+    over = [
+        f"{dtype} ({v:.2f}×)"
+        for dtype in ("float32", "float64")
+        if (v := physics.get(f"{dtype} b beliefs: ours / estimate")) is not None and v > 1
+    ]
+    text = (
+        "The beliefs *estimate* adds the arithmetic time and the time to write the beliefs "
+        "as if the two could not overlap; the *limit* assumes they overlap fully. Both come "
+        "from rates measured in the run (the (c) rate and a `fill_` of a buffer the size of "
+        "the beliefs), not from hardware specifications."
+    )
+    if over:
+        text += (
+            f" Our (b) beliefs run exceeds the estimate in {', '.join(over)}, so in that run "
+            "the arithmetic and the writes overlapped, or one of the measured rates understates "
+            "what the machine allows: the estimate is not a bound; read the limit."
+        )
+    beyond = [
+        f"{dtype} ({v:.2f}×)"
+        for dtype in ("float32", "float64")
+        if (v := _hgf_get(physics, f"{dtype} b beliefs: ours / limit")) is not None and v > 1
+    ]
+    if beyond:
+        text += (
+            f" It exceeds even the limit in {', '.join(beyond)}: there a measured rate "
+            "understates what the machine allows, and neither figure bounds the workload."
+        )
+    return text
 
 
 def hgf_speed(d: dict[str, Any]) -> str:
@@ -539,7 +723,8 @@ def hgf_speed(d: dict[str, Any]) -> str:
         for r in d["results"]
         if r["met"] and r["speedup_of_medians"] < r["target_speedup"]
     )
-    phys = [[k, v] for k, v in d["physics"].items()]
+    physics = _hgf_physics(d["physics"])
+    phys = [[k, v] for k, v in physics.items()]
     return "\n\n".join(
         [
             "**Claim** (issue 7): at least 2× pyhgf 0.2.12's throughput on (b) 1,000 series × "
@@ -558,9 +743,9 @@ def hgf_speed(d: dict[str, Any]) -> str:
             )
             + "The physics table shows where both libraries stand against what the machine "
             "allows: surprise-only filtering of many series is bound by the step's arithmetic "
-            "(the arithmetic floor is the faster library's (c) rate), and returning beliefs by "
-            "writing 9 values per series and step to memory. "
-            + _hgf_needs(d["physics"])
+            "(the arithmetic floor is the faster library's (c) rate), and returning beliefs "
+            "also by writing 9 values per series and step to memory. "
+            + _hgf_needs(physics)
             + " Our first call includes generating and compiling the kernel (cached afterwards).",
             _table(
                 [
@@ -579,7 +764,8 @@ def hgf_speed(d: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
-            "What the machine allows, measured in the same run (see the benchmark's docstring):",
+            "What the machine allows, measured in the same run (see the benchmark's docstring). "
+            + _hgf_estimate_note(physics),
             _table(["quantity", "value"], phys),
             _footer(d),
         ]
@@ -590,6 +776,36 @@ def _which(flags: dict[str, bool]) -> str:
     good = [f"κ = {k}" for k, v in flags.items() if v]
     bad = [f"κ = {k}" for k, v in flags.items() if not v]
     return ", ".join(good) + (f" (not at {', '.join(bad)})" if bad else "") if good else "none"
+
+
+def _ivl_ordering(d: dict[str, Any]) -> tuple[str, str]:
+    """The ordering per κ from the means, and the unconfounded κ = 0 apart (a sentence)."""
+    lin = d["linear"]
+    ivl = "DA+IVL (α = 0.01)"
+
+    def m(k: str, a: str) -> float:
+        return lin[k][a]["mean"]
+
+    da_erm = [k for k in lin if m(k, "DA+ERM") <= m(k, "ERM")]
+    da_erm_text = (
+        "DA+ERM ≤ ERM at every κ"
+        if len(da_erm) == len(lin)
+        else "DA+ERM ≤ ERM at " + ", ".join(f"κ = {k}" for k in da_erm)
+    )
+    pos = {k: m(k, ivl) < m(k, "DA+ERM") and m(k, ivl) < m(k, "2SLS")
+           for k in lin if float(k) > 0}  # fmt: skip
+    text = f"{da_erm_text}, and {ivl} below DA+ERM and 2SLS at " + _which(pos)
+    zero = ""
+    for k in (k for k in lin if float(k) == 0):
+        rel = "below" if m(k, ivl) < m(k, "DA+ERM") else "above"
+        zero += (
+            f" At κ = {k} there is no confounding to remove and only DA+ERM ≤ ERM is "
+            f"checked; there {ivl} is {rel} DA+ERM, {m(k, ivl):.3g} vs {m(k, 'DA+ERM'):.3g} "
+            "(mean nCER of all five: "
+            + ", ".join(f"{a} {m(k, a):.3g}" for a in d["methods"])
+            + ")."
+        )
+    return text, zero
 
 
 def ivl_simulation(d: dict[str, Any]) -> str:
@@ -604,17 +820,17 @@ def ivl_simulation(d: dict[str, Any]) -> str:
     worst = max(
         abs(lin[k][a]["mean"] / v - 1) for k, anchor in anchors.items() for a, v in anchor.items()
     )
+    ordering, unconfounded = _ivl_ordering(d)
     parts = [
         "**Claim** (Akbar et al., NeurIPS 2025): outcome-invariant data augmentation lowers "
         "confounding bias (DA+ERM never worse than ERM), and treating the augmentation "
         "parameters as an IV-like instrument (DA+IVL) lowers it further, below DA+ERM and "
         "below 2SLS with the same instrument (DA+IV, under-identified here).",
-        f"**Result** (ordering {verdict}): DA+ERM ≤ ERM at every κ, and DA+IVL (α = 0.01) "
-        "below DA+ERM and 2SLS at every κ > 0: "
-        + _which(d["ordering_holds"])
-        + "; the rank order of the four methods equals the notes' recomputed anchors at "
+        f"**Result** (ordering {verdict}): {ordering}; the rank order of the four methods "
+        "equals the notes' recomputed anchors at "
         + _which(d["rank_order_matches_anchors"])
-        + f". Largest relative gap between our means and the anchors: {worst:.0%}.",
+        + f". Largest relative gap between our means and the anchors: {worst:.0%}."
+        + unconfounded,
         f"Linear Gaussian simulation, m = {d['setting']['m']}, n = {d['setting']['n']}, "
         f"γ = {d['setting']['gamma']}, augmentation along the null space of fᵀ, "
         f"{d['setting']['trials']} trials per κ; mean nCER ± standard error (0: the causal "
@@ -648,6 +864,54 @@ CEVAE_SPEED_HEADERS = ["data", "rows", "implementation", "fit s (best)", "fit s 
                        "predict ×"]  # fmt: skip
 
 
+_IHDP_BASES = ("T-learner, gradient boosting", "T-learner, gradient boosting [hidden]")
+
+
+def _ihdp_on_deep_realisations(d: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The plug-ins' base estimators summarised over the realisations the deep models ran."""
+    recs = d.get("records", [])
+    deep = [r for r in recs if "VLUCI + T-learner GB (plug-in)" in r["scores"]]
+    if not deep or len(deep) == len(recs):
+        return {}
+    out = {}
+    for name in _IHDP_BASES:
+        got = [r["scores"][name] for r in deep if name in r["scores"]]
+        if len(got) < 2:
+            continue
+        idx = sorted(r["realisation"] for r in deep if name in r["scores"])
+        label = (
+            f"realisations {idx[0]}–{idx[-1]} only"
+            if idx == list(range(idx[0], idx[-1] + 1))
+            else "the deep models' realisations only"
+        )
+        block: dict[str, Any] = {"realisations": len(got), "label": label}
+        for k in ("pehe_in", "pehe_out", "ate_in", "ate_out"):
+            v = [g[k] for g in got]
+            mean = statistics.fmean(v)
+            block[k] = {"mean": mean, "se": statistics.stdev(v) / len(v) ** 0.5,
+                        "median": statistics.median(v)}  # fmt: skip
+        out[name] = block
+    return out
+
+
+def _ihdp_same_text(same: dict[str, dict[str, Any]], res: dict[str, Any]) -> str:
+    """One sentence: the bases over the plug-ins' realisations against all of theirs."""
+    named = [(n, r) for n, r in same.items() if n in res]
+    if not named:
+        return ""
+    n_same = named[0][1]["realisations"]
+    return (
+        f"The table's rows average different realisations: on the {n_same} the plug-ins ran, "
+        "their bases average "
+        + " and ".join(f"{r['pehe_out']['mean']:.3g} (`{n}`)" for n, r in named)
+        + " out-of-sample √PEHE, against "
+        + " and ".join(
+            f"{res[n]['pehe_out']['mean']:.3g} over all {res[n]['realisations']}" for n, _ in named
+        )
+        + ". "
+    )
+
+
 def ihdp(d: dict[str, Any]) -> str:
     st, res = d["setting"], d["results"]
 
@@ -658,6 +922,14 @@ def ihdp(d: dict[str, Any]) -> str:
         [name, r["realisations"], cell(r["pehe_in"]), cell(r["pehe_out"]), cell(r["ate_in"]),
          cell(r["ate_out"]), r["seconds_per_fit"]]
         for name, r in res.items()
+    ]  # fmt: skip
+    # the plug-ins' bases again on the realisations the deep models ran (the paired ones)
+    same = _ihdp_on_deep_realisations(d)
+    rows += [
+        [f"{name} ({r['label']})", r["realisations"],
+         cell(r["pehe_in"]), cell(r["pehe_out"]), cell(r["ate_in"]), cell(r["ate_out"]),
+         None]
+        for name, r in same.items()
     ]  # fmt: skip
     pairs = [
         [c["a"], c["b"], c["pehe_out"]["n"], f"{c['pehe_in']['win_rate']:.0%}",
@@ -693,7 +965,9 @@ def ihdp(d: dict[str, Any]) -> str:
             + verdict(
                 "VLUCI + T-learner GB (plug-in) [hidden]", "T-learner, gradient boosting [hidden]"
             )
-            + ". Our CEVAE vs Pyro's: "
+            + ". "
+            + _ihdp_same_text(same, res)
+            + "Our CEVAE vs Pyro's: "
             + verdict("CEVAE (ours)", "Pyro CEVAE (docs settings, y standardised)")
             + ".",
             f"Surface B from EconML's generator ({st['source']}), realisations 0–"
@@ -701,7 +975,9 @@ def ihdp(d: dict[str, Any]) -> str:
             f"CEVAE, VLUCI, Pyro), each split {st['split']}. Mean ± SE (median) over "
             "realisations; `[hidden]` rows see X without the hidden covariates. Seconds per fit "
             "are medians on one thread (VLUCI alone is scored from the plug-in's own latent "
-            "fit, so its time is inside the plug-in's):",
+            "fit, so its time is inside the plug-in's). Rows over different realisations do not "
+            "compare: the deep models' rows average fewer, so the plug-ins' bases are shown "
+            "again on those alone (computed by report.py from the per-realisation records):",
             _table(IHDP_HEADERS, rows),
             "Paired on the same realisations (a beats b: the share of realisations with a "
             "lower error; Δ = a − b, mean ± SE):",
@@ -758,8 +1034,25 @@ def cevae_speed(d: dict[str, Any]) -> str:
     ]
     prof = d.get("profile_top_ops")
     if prof:
+        # an operator called a handful of times at a high cost per call is a one-off, not a
+        # per-step cost: name it (the profile cannot tell what the one-off was)
+        typical = statistics.median(p["self_ms"] / p["calls"] for p in prof[:10])
+        shown = sum(p["self_ms"] for p in prof[:10])
+        one_off = [
+            p for p in prof[:10] if p["calls"] <= 5 and p["self_ms"] / p["calls"] > 100 * typical
+        ]
+        note = "".join(
+            f" `{p['op']}` spends {p['self_ms']:.0f} ms of self time in {p['calls']} call(s) "
+            f"({p['self_ms'] / p['calls']:.0f} ms each, against a median of {typical:.2f} ms "
+            f"per call over the rows shown; {p['self_ms'] / shown:.0%} of their self time): a "
+            "one-off cost, likely a first-call artefact, not a per-step one; the profile does "
+            "not say what it was, and it was not re-profiled. The other rows shown are costs "
+            "repeated over the fit's steps."
+            for p in one_off
+        )
         parts += [
-            "Where our CEVAE's fit time goes (torch.profiler, self CPU time, top operators):",
+            "Where our CEVAE's fit time goes (torch.profiler, self CPU time, top operators, "
+            "one profiled fit)." + note,
             _table(
                 ["operator", "self ms", "calls", "total ms"],
                 [[p["op"], p["self_ms"], p["calls"], p["total_ms"]] for p in prof[:10]],
@@ -908,7 +1201,7 @@ def trice_vs_star(d: dict[str, Any]) -> str:
                 vrows,
             ),
             *_lr_pilot(),
-            _footer(d),
+            _footer(d, jobs_default=2),
         ]
     )
 
@@ -921,12 +1214,29 @@ def _lr_pilot() -> list[str]:
     lrs = list(pilot["by_lr"])
     methods = list(next(iter(pilot["by_lr"].values())))
     rows = [[m, *(pilot["by_lr"][lr][m] for lr in lrs)] for m in methods]
-    return [
+    table = _table(["method", *(f"validation accuracy, lr {lr}" for lr in lrs)], rows)
+    text = (
         "The learning rate was chosen before that run, on validation questions (none of them "
         f"test questions) and seed {pilot['seed']}, which the run above does not use; chosen: "
         + ", ".join(f"{k} {v}" for k, v in pilot["chosen"].items())
-        + f". Command: `{pilot['command']}`.",
-        _table(["method", *(f"validation accuracy, lr {lr}" for lr in lrs)], rows),
+        + "."
+    )
+    if "quick" in pilot:  # a file the benchmark wrote itself
+        return [text + f" Command: `{pilot['command']}`.", table]
+    placeholder = "--trice-lr LR --star-lr LR"
+    commands = (
+        [pilot["command"].replace(placeholder, f"--trice-lr {lr} --star-lr {lr}") for lr in lrs]
+        if placeholder in pilot["command"]
+        else [pilot["command"]]
+    )
+    return [
+        text + " Provenance, unlike every other result here: `benchmarks/results/"
+        f"trice_lr_pilot.json` was compiled by hand from {len(lrs)} runs, one per rate, whose "
+        "own result files were not committed; its accuracies were transcribed from them, and "
+        "it records no thread count, torch version or run time. The runs, as the file's "
+        "command with its placeholder `LR` filled in:",
+        "\n".join(f"    {c}" for c in commands),
+        table,
     ]
 
 
@@ -1024,7 +1334,7 @@ def _rollout_section(d: dict[str, Any], trainer: str, claim: str, setting: str, 
                 ],
                 rows,
             ),
-            _footer(d),
+            _footer(d, jobs_default=2),
         ]
     )
 
@@ -1095,15 +1405,43 @@ def _forecast_reading(d: dict[str, Any]) -> str:
     return text
 
 
-def _mopps_followup(d: dict[str, Any]) -> tuple[list[str], str | None]:
+def _pocock(alpha: float, rho: float) -> float:
+    """Pocock's constant two-sided boundary c for two looks whose z-statistics correlate ρ.
+
+    Solves P(|Z₁| ≥ c or |Z₂| ≥ c) = α for a standard bivariate normal with correlation ρ
+    (ρ = √(n₁/n₂) for looks after n₁ and n₂ paired seeds; ρ = √½ for two equal looks, where
+    α = 0.05 gives the tabulated 2.178), by Simpson's rule and bisection.
+    """
+
+    def phi(x: float) -> float:
+        return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+    def crossing(c: float, n: int = 2000) -> float:
+        s, h, total = math.sqrt(1.0 - rho * rho), 2.0 * c / n, 0.0
+        for i in range(n + 1):
+            z = -c + i * h
+            w = 1 if i in (0, n) else (4 if i % 2 else 2)
+            inside = phi((c - rho * z) / s) - phi((-c - rho * z) / s)
+            total += w * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) * inside
+        return 1.0 - total * h / 3
+
+    lo, hi = 1.0, 6.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if crossing(mid) > alpha else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _mopps_followup(d: dict[str, Any]) -> tuple[list[str], str | None, str]:
     """More seeds at one rate, added after the main GRPO run (when that file exists).
 
-    Returns the paragraph (or none) and the rate, when all its seeds together give fewer
-    rollouts beyond two standard errors (else ``None``).
+    Returns the paragraph (or none), the rate when all its seeds together give fewer
+    rollouts beyond two standard errors (else ``None``), and what that amounts to once the
+    added look and the choice of that rate among the main run's are corrected for.
     """
     more = _load("mopps_grpo_followup")
     if more is None:
-        return [], None
+        return [], None, ""
     budget = d["setting"]["budget_rollouts"]
     ((key, block),) = more["by_lr"].items()
     lr = _lr_text(key)
@@ -1114,6 +1452,11 @@ def _mopps_followup(d: dict[str, Any]) -> tuple[list[str], str | None]:
     m2, se2, fewer2, n2 = _paired_diffs(both, budget)
     z = -m2 / se2
     word = "beyond" if z > 2 else "within"
+    n_rates = len(d["by_lr"])
+    rho = math.sqrt((n2 - n) / n2)  # the first look had the main run's n2 - n seeds
+    looks = _pocock(0.05, rho)
+    bar = _pocock(0.05 / n_rates, rho)
+    cleared = z >= bar
     paragraph = (
         f"**Follow-up** (decided after the run above, whose lr {lr} difference came out "
         f"just inside two standard errors; so it is an added look, not a fresh test): "
@@ -1123,10 +1466,24 @@ def _mopps_followup(d: dict[str, Any]) -> tuple[list[str], str | None]:
         f"{block['summary']['MoPPS λ=0.5']['all_agree_mean']:.2f} vs "
         f"{block['summary']['uniform']['all_agree_mean']:.2f}. All {n2} seeds at lr {lr}: "
         f"{m2:+,.0f} ± {se2:,.0f} rollouts, fewer in {fewer2} of {n2} ({word} two standard "
-        f"errors: {z:.2f}; Pocock's boundary for a test with two equal looks at the 5% level "
-        f"is 2.18). Command: `{more['command']}`."
+        f"errors: z = {z:.2f}). Pocock's boundary for two looks (after {n2 - n} and {n2} "
+        f"seeds) at the 5% level is {looks:.2f}; but lr {lr} was chosen for the follow-up as "
+        f"the best of the main run's {n_rates} rates, so we also correct for that choice "
+        f"(Bonferroni: the same two-look Pocock boundary at a two-sided α = 0.05/{n_rates}, "
+        f"z-statistics correlated √({n2 - n}/{n2}), normal approximation to the paired "
+        f"mean; a t-distribution would put the bar higher still): **{bar:.2f}**, which z = "
+        f"{z:.2f} {'clears' if cleared else 'does not clear'}. Command: `{more['command']}`."
     )
-    return [paragraph], lr if z > 2 else None
+    if z <= 2:
+        return [paragraph], None, ""
+    summary = (
+        f"fewer rollouts at lr {lr}, beyond the corrected bar"
+        if cleared
+        else f"fewer rollouts at lr {lr} by z = {z:.2f}, suggestive, not a reproduction: it "
+        f"clears Pocock's {looks:.2f} for two looks, not the {bar:.2f} that also corrects for "
+        f"choosing lr {lr} among {n_rates} rates"
+    )
+    return [paragraph], lr, summary
 
 
 def mopps_grpo(d: dict[str, Any]) -> str:
@@ -1163,9 +1520,9 @@ def mopps_grpo(d: dict[str, Any]) -> str:
         + (f"reproduced at {hits} of" if hits else "not reproduced at any of")
         + f" {len(verdicts)} learning rates"
     )
-    followup, fewer_at = _mopps_followup(d)
+    followup, fewer_at, summary = _mopps_followup(d)
     if fewer_at is not None:
-        verdict += f"; with the follow-up's added seeds, fewer rollouts at lr {fewer_at}"
+        verdict += f"; with the follow-up's added seeds, {summary}"
     return "\n\n".join(
         [
             "**Claim** (Qu et al. 2025, MoPPS), in the group-based RL it was made for: a "
@@ -1201,9 +1558,26 @@ def mopps_grpo(d: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
-            _footer(d),
+            _footer(d, jobs_default=2),
         ]
     )
+
+
+def _pinned(extra: str, package: str, d: dict[str, Any]) -> str:
+    """Whether pyproject.toml's ``extra`` pins ``package`` at the version ``d`` ran with."""
+    import tomllib
+
+    pyproject = ROOT / "pyproject.toml"
+    if not pyproject.is_file():
+        return ""
+    extras = tomllib.loads(pyproject.read_text())["project"].get("optional-dependencies", {})
+    pins = [r.split("==", 1)[1].strip() for r in extras.get(extra, [])
+            if r.split("==", 1)[0].strip() == package and "==" in r]  # fmt: skip
+    if not pins:
+        return "; no extra pins it"
+    if pins[0] == d[package]:
+        return f", pinned by the `{extra}` extra"
+    return f"; the `{extra}` extra now pins {pins[0]}"
 
 
 def generation_speed(d: dict[str, Any]) -> str:
@@ -1224,9 +1598,13 @@ def generation_speed(d: dict[str, Any]) -> str:
             "shared by its samples) samples rationales at least as fast as `transformers`' "
             "`generate(do_sample=True)` on the same tiny model, batch and length.",
             f"**Result**: ours / transformers = **{d['min_ratio']:.2f}×** at worst "
-            f"(transformers {d['transformers']}, median of {d['repeats']} alternating "
+            f"(transformers {d['transformers']}{_pinned('bench-reasoning', 'transformers', d)}, "
+            f"median of {d['repeats']} alternating "
             "repeats; prompts are arithmetic questions with 0–2 solved examples before them, "
-            "4 samples each, temperature 1, no top-k).",
+            "4 samples each, temperature 1, no top-k). The ratio is the claim: the absolute "
+            "rates below depend on the machine and on its load while the benchmark runs (this "
+            f"run took {d['seconds']:.0f} s on a {d['cpu_count']}-core machine), and the two "
+            "sides are timed in alternating calls so that both see the same load.",
             _table(
                 [
                     "arch",
@@ -1267,40 +1645,81 @@ def arithmetic_rationale(d: dict[str, Any]) -> str:
     )
 
 
+def _gap_bar(s: dict[str, Any], free: str) -> tuple[bool, bool]:
+    """The benchmark's bar for one readout: free generation below −25 % under local data,
+    not below −25 % under fully observed data (as ``reasoning_gap.py`` judges its default)."""
+    local = s["local"][free] < 0.75 * s["local"]["mse_direct"]
+    full = s["full"][free] >= 0.75 * s["full"]["mse_direct"]
+    return local, full
+
+
 def _gap_verdict(d: dict[str, Any]) -> str:
+    """The verdict, naming the readout it holds with (the paper's or our default)."""
+    s = d["summary"]
+    sampled = _gap_bar(s, "mse_free_sampled") if "mse_free_sampled" in s["local"] else None
     if d["claim_reproduced"]:
-        return "reproduced"
+        if sampled is None:
+            return "reproduced with our probability readout; the paper's readout not recorded"
+        if all(sampled):
+            return "reproduced with both readouts"
+        return (
+            "reproduced only with our Rao-Blackwellised probability readout, 'free (prob.)'; "
+            "NOT reproduced with the paper's readout, 'free (sampled)'"
+        )
     if d.get("local_free_better"):
         return (
             "half reproduced: free generation wins under local data, but also under fully "
             "observed data"
         )
-    return "NOT reproduced"
+    if sampled is not None and all(sampled):
+        return "NOT reproduced with our probability readout; reproduced with the paper's"
+    return "NOT reproduced" + (" with either readout" if sampled is not None else "")
 
 
 def _gap_result(d: dict[str, Any]) -> str:
     s, paper = d["summary"], d["paper"]
     text = (
         f"local data MSE **{s['local']['mse_direct']:.4f}** direct vs "
-        f"**{s['local']['mse_free']:.4f}** free generation; fully observed "
+        f"**{s['local']['mse_free']:.4f}** free generation (prob.); fully observed "
         f"**{s['full']['mse_direct']:.4f}** vs **{s['full']['mse_free']:.4f}** (paper: "
         f"{paper['local']['direct']} vs {paper['local']['free']}; "
         f"{paper['full']['direct']} vs {paper['full']['free']}). Free generation changes the "
         f"MSE by {s['local']['mse_free'] / s['local']['mse_direct'] - 1:+.0%} under local data "
         f"and by {s['full']['mse_free'] / s['full']['mse_direct'] - 1:+.0%} under fully "
-        "observed data (paper: −48 % and +3 %; our bar: below −25 % and not below −25 %)"
+        "observed data (paper: −48 % and +3 %; our bar: below −25 % and not below −25 %), "
+        "with our probability readout"
     )
+    if "mse_free_sampled" in s["local"]:
+        loc, full = s["local"], s["full"]
+        text += (
+            f". With the paper's readout (free (sampled)) free generation scores "
+            f"**{loc['mse_free_sampled']:.4f}** under local data and "
+            f"**{full['mse_free_sampled']:.4f}** fully observed, changing the MSE by "
+            f"{loc['mse_free_sampled'] / loc['mse_direct'] - 1:+.0%} and "
+            f"{full['mse_free_sampled'] / full['mse_direct'] - 1:+.0%} against direct "
+            "prediction"
+            + (
+                ": with the paper's readout free generation is worse than direct prediction "
+                "under local data"
+                if loc["mse_free_sampled"] > loc["mse_direct"]
+                else ""
+            )
+        )
     marginal = s["local"].get("mse_marginal")
     if marginal is not None:
-        beaten = [k for k in ("mse_direct", "mse_free") if s["local"][k] < marginal]
+        names = {"mse_direct": "direct prediction", "mse_free": "free generation (prob.)",
+                 "mse_free_sampled": "free generation (sampled)"}  # fmt: skip
+        scored = [k for k in names if k in s["local"]]
+        beaten = [k for k in scored if s["local"][k] < marginal]
         text += f"; predicting the target's marginal scores {marginal:.4f} under local data"
         if not beaten:
-            text += ", so at this scale neither estimator has learned to use the condition well"
-        elif len(beaten) == 1:
-            which = "free generation" if beaten == ["mse_free"] else "direct prediction"
-            text += f", which only {which} beats"
+            text += ", so at this scale no estimator has learned to use the condition well"
+        elif len(beaten) < len(scored):
+            text += f", which only {' and '.join(names[k] for k in beaten)} beat" + (
+                "s" if len(beaten) == 1 else ""
+            )
         else:
-            text += ", which both estimators beat"
+            text += ", which every estimator beats"
     return text + "."
 
 
@@ -1362,6 +1781,19 @@ def reasoning_gap(d: dict[str, Any]) -> str:
 
 
 _CEILING = "exact-posterior plug-in"
+_METRIC_NAMES = {
+    "pehe_in": "within-sample √PEHE",
+    "ate_in": "within-sample ATE error",
+    "pehe_out": "out-of-sample √PEHE",
+    "ate_out": "out-of-sample ATE error",
+}
+
+
+def _measurable(g: dict[str, dict[str, float]]) -> list[str]:
+    """The metrics on which a paired gain over the base exceeds two standard errors."""
+    return [k for k in _METRICS if g[k]["mean"] > 2 * g[k]["se"]]
+
+
 _PLUG_IN = "VLUCI + T-learner"
 _METRICS = ("pehe_in", "ate_in", "pehe_out", "ate_out")
 
@@ -1396,8 +1828,9 @@ def vluci_synthetic(d: dict[str, Any]) -> str:
     # a strength the claim misses: judged on the weak run's realisations where there is one
     judged = {s: (weak["gain_over_base"][s] if weak and s in weak.get("gain_over_base", {})
                   else gains.get(s)) for s in claim if s not in held}  # fmt: skip
-    empty = [s for s, g in judged.items()
-             if g and g[_CEILING]["ate_in"]["mean"] < 2 * g[_CEILING]["ate_in"]["se"]]  # fmt: skip
+    # what the exact posterior gains beyond two standard errors, on any of the four metrics
+    winnable = {s: _measurable(g[_CEILING]) for s, g in judged.items() if g}
+    empty = [s for s, w in winnable.items() if not w]
     verdict = (
         "reproduced"
         if d["claim_reproduced"]
@@ -1405,6 +1838,14 @@ def vluci_synthetic(d: dict[str, Any]) -> str:
     )
     if empty:
         verdict += f"; at s = {', '.join(empty)} there is nothing measurable to win"
+    for s, w in winnable.items():
+        if w:
+            missed = [k for k in w if k not in _measurable(judged[s][_PLUG_IN])]
+            verdict += (
+                f"; not at s = {s}, where the exact posterior gains a small measurable amount "
+                f"of {', '.join(_METRIC_NAMES[k] for k in w)}"
+                + (" that VLUCI's plug-in does not" if missed == w else "")
+            )
     result = (
         f"**Result** ({verdict}): the plug-in (a linear T-learner on [X, Û]) against the "
         "same T-learner on X and against CEVAE, on the mean over realisations, within and "
@@ -1434,25 +1875,57 @@ def vluci_synthetic(d: dict[str, Any]) -> str:
         result,
     ]
     for s, g in judged.items():
-        if not g or s not in empty:
+        if not g:
             continue
         src = weak["results"][s] if weak and s in weak["results"] else res[s]
         n_seeds = weak["setting"]["seeds"] if weak and s in weak["results"] else st["seeds"]
         sd_u = (1.0 + st["n_proxies"] / st["proxy_noise"] ** 2) ** -0.5
         c, p = g[_CEILING], g[_PLUG_IN]
-        parts.append(
-            f"At s = {s} ({n_seeds} realisations) the plug-in ties its base (paired √PEHE "
-            f"gain {p['pehe_in']['mean']:+.3f} ± {p['pehe_in']['se']:.1g} within sample, ATE "
-            f"{p['ate_in']['mean']:+.3f} ± {p['ate_in']['se']:.1g}), and the ceiling gains no "
-            f"more than noise in ATE error ({c['ate_in']['mean']:+.3f} ± "
-            f"{c['ate_in']['se']:.1g}) and {c['pehe_in']['mean']:+.3f} ± "
-            f"{c['pehe_in']['se']:.1g} in √PEHE. The linear base already uses the "
-            f"{st['n_proxies']} proxies, which leave U a posterior sd of {sd_u:.2f}; what "
-            f"remains (s·sd ≈ {float(s) * sd_u:.2f} of effect heterogeneity) separates the "
-            f"base ({src['T-learner (X)']['pehe_in']['mean']:.3f}) from the oracle that sees "
-            f"U ({src['oracle T-learner (X, U)']['pehe_in']['mean']:.3f}), and no posterior "
-            "can recover it from these rows."
+        base = src["T-learner (X)"]["pehe_in"]["mean"]
+        oracle = src["oracle T-learner (X, U)"]["pehe_in"]["mean"]
+
+        def gain(v: dict[str, float]) -> str:
+            return f"{v['mean']:+.3f} ± {v['se']:.2g}"
+
+        won = winnable[s]
+        noise = [k for k in ("pehe_in", "ate_in") if k not in won]
+        text = (
+            f"At s = {s} ({n_seeds} realisations; paired gains over the base, within sample) "
+            f"the plug-in gains {gain(p['pehe_in'])} in √PEHE and "
+            f"{gain(p['ate_in'])} in ATE error"
+            + (
+                ", within two standard errors of its base"
+                if not {"pehe_in", "ate_in"} & set(_measurable(p))
+                else ""
+            )
+            + "."
         )
+        if noise:
+            text += (
+                " The exact-posterior ceiling gains no more than noise in "
+                + " and ".join(f"{_METRIC_NAMES[k]} ({gain(c[k])})" for k in noise)
+                + "."
+            )
+        if won:
+            text += (
+                " It does gain a small but measurable amount in "
+                + ", ".join(
+                    f"{_METRIC_NAMES[k]} ({gain(c[k])}, {c[k]['mean'] / c[k]['se']:.1f} "
+                    "standard errors)"
+                    for k in won
+                )
+                + ", which VLUCI's plug-in "
+                + ("does not reach" if not set(won) & set(_measurable(p)) else "partly reaches")
+                + "."
+            )
+        text += (
+            f" The linear base already uses the {st['n_proxies']} proxies, which leave U a "
+            f"posterior sd of {sd_u:.2f}; what remains (s·sd ≈ {float(s) * sd_u:.2f} of effect "
+            f"heterogeneity) separates the base ({base:.3f} √PEHE within sample) from the oracle "
+            f"that sees U ({oracle:.3f}), and even the exact posterior recovers only "
+            f"{c['pehe_in']['mean']:.3f} of that {base - oracle:.3f} gap from these rows."
+        )
+        parts.append(text)
     parts.append(
         f"Hidden U (strength s in T and Y) seen through {st['n_proxies']} proxies with noise "
         f"sd {st['proxy_noise']}, n = {st['n']:,} fitting rows and {st['n_test']} held-out "

@@ -85,6 +85,29 @@ DEFAULTS: dict[str, float] = {
 }
 BELIEFS = ("mean", "precision", "expected_mean", "expected_precision")
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+PYHGF_VERSION = "0.2.12"  # the release every comparison is made against (bench-hgf extra)
+
+
+def require_pyhgf() -> str:
+    """The installed pyhgf's version; exit with a clear message unless it is 0.2.12.
+
+    Later pyhgf releases changed their default updates, so a result against another version
+    would not be the comparison the benchmarks claim. Reads the package metadata only
+    (pyhgf and jax are not imported).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("pyhgf")
+    except PackageNotFoundError:
+        found = None
+    if found != PYHGF_VERSION:
+        raise SystemExit(
+            f"this benchmark compares against pyhgf {PYHGF_VERSION}, but "
+            + ("pyhgf is not installed" if found is None else f"pyhgf {found} is installed")
+            + ': pip install -e ".[bench-hgf]"'
+        )
+    return found
 
 
 def configure_threads(n: int | None, pin: bool = False) -> None:
@@ -680,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", action="append", default=None)
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    require_pyhgf()
     configure_threads(args.threads, pin=args.pin)
     rows = run_all(tuple(args.dtype or ("float32", "float64")), args.repeats, args.quick)
     if args.out:

@@ -101,6 +101,9 @@ def _error(ours: Any, ref: np.ndarray) -> float:
 
 def main() -> None:
     args = setup(__doc__.splitlines()[0], draws=(int, 20, "parameter draws per layout"))
+    from _pyhgf_workloads import require_pyhgf
+
+    pyhgf_version = require_pyhgf()
     import jax
     from jax.experimental import disable_x64
 
@@ -164,7 +167,7 @@ def main() -> None:
         "hgf_exactness",
         args,
         {
-            "pyhgf": "0.2.12",
+            "pyhgf": pyhgf_version,
             "jax": jax.__version__,
             "steps": n,
             "results": records,

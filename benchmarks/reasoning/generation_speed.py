@@ -8,8 +8,13 @@ count, pure sampling at temperature 1 on both sides (``generate(do_sample=True,
 top_k=0, top_p=1.0, num_return_sequences=k)``). Calls alternate between the two and the
 median over repeats is reported; the ratio is ours / transformers (> 1: ours is faster).
 
-    python benchmarks/reasoning/generation_speed.py          # ~1 min, 1 thread
+    pip install -e ".[bench-reasoning]"                      # transformers 5.24.0, pinned
+    python benchmarks/reasoning/generation_speed.py          # 1 thread; minutes (below)
     python benchmarks/reasoning/generation_speed.py --quick
+
+Run time and the absolute rates depend on the machine and its load (the committed full run
+took about 12 min, 728 s, on a 2-core machine); the claim is the ratio, which the alternating
+calls make comparable between the two sides.
 """
 
 from __future__ import annotations
