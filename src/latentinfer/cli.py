@@ -23,6 +23,7 @@ from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
 from latentinfer.core.trainer import check_trackers, is_main_process
+from latentinfer.core.validation import did_you_mean
 
 app = typer.Typer(
     name="latentinfer",
@@ -107,6 +108,8 @@ def _model_class(name: str) -> Any:
             )
         close = difflib.get_close_matches(name, listing, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        if name.lower().replace("-", "").replace("_", "") in ("betavae", "βvae"):
+            hint = " The β-VAE is `vae` with --beta B (e.g. --beta 4)."
         raise ValidationError(f"unknown model {name!r}; accepted: {', '.join(listing)}.{hint}")
     return methods.load_object(methods.get(name))
 
@@ -426,7 +429,9 @@ def _fit_run(
         "best_val_loss": model.train_result_.best_val_loss,
         "test_nll": nll,
         "iwae_k": iwae_k,
-        "seconds": seconds,
+        # training time over the run and the calls it resumed; this call's fit beside it
+        "seconds": model.train_result_.total_seconds,
+        "seconds_this_call": seconds,
     }
     if hasattr(model, "n_relevant_"):
         summary["n_relevant_dims"] = int(model.n_relevant_)
@@ -491,7 +496,7 @@ def fit(
     if model in FAMILY_FIT:
         prefix, data_flag = FAMILY_FIT[model]
         forwarded = [*prefix, data_flag, data, *ctx.args, *_given_options(ctx)]
-        app(forwarded, standalone_mode=False)
+        _run_command(forwarded)
         return
     if ctx.args:
         raise ConfigError(
@@ -671,7 +676,10 @@ def bench(
                 "no benchmarks/ folder found; benchmarks ship with the source repository: "
                 "run this command from a clone of it."
             )
-        raise ValidationError(f"unknown benchmark {name!r}; accepted: {', '.join(scripts)}.")
+        raise ValidationError(
+            f"unknown benchmark {name!r}; accepted: {', '.join(scripts)}."
+            f"{did_you_mean(name, scripts)}"
+        )
     cmd = [sys.executable, str(scripts[name]), *(["--quick"] if quick else []), *ctx.args]
     raise typer.Exit(subprocess.call(cmd))
 
@@ -728,9 +736,11 @@ def demo(
     )
     console.print(
         f"mean representations: |r| = {ms['corr_mean_all']:.3f} between variables, "
-        f"{without} (sampled: {ms['corr_sampled_all']:.3f}). A passive variable's posterior "
-        "is the prior for every input (variance ≈ 1), an active one's is narrow; the "
-        "near-constant means of passive variables inflate the correlation."
+        f"{without} (sampled: {ms['corr_sampled_all']:.3f}). By posterior variance: "
+        f"{ms['active']} active (narrow for every input), {ms['passive']} passive (the "
+        f"prior's ≈ 1 for every input), {ms['mixed']} mixed; the "
+        "near-constant means of passive variables inflate the correlation. (The active "
+        "units above count variables whose mean moves with the input, a different test.)"
     )
     if "disentanglement" in s:
         console.print(f"MIG against the digit class: {s['disentanglement']['mig']:.3f}")
@@ -742,18 +752,45 @@ def demo(
         else f"to train it further: latentinfer fit ardvae --data digits --latent-dim 32 "
         f"--run-dir {run_dir} --resume --epochs N"
     )
-    console.print(f"run folder: {run_dir}  (next: latentinfer diagnose {run_dir}; {further})")
+    console.print(
+        f"run folder: {run_dir}  (diagnostics.json and figures/ hold the above; "
+        f"latentinfer diagnose {run_dir} prints them again; {further})"
+    )
+
+
+def _run_command(args: list[str]) -> None:
+    """Run another command of this app inside the current one (what `fit hgf` does), letting
+    its errors, exit codes and Ctrl-C reach the outer command as if it were this one."""
+    command = typer.main.get_command(app)
+    with command.make_context("latentinfer", list(args)) as ctx:
+        command.invoke(ctx)
+
+
+def _interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt behind ``exc`` (Typer turns one into ``Exit(130)``), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def main() -> None:
     """Entry point: run the app, turning library errors into one-line messages."""
     try:
         app()
-    except KeyboardInterrupt as exc:  # the trainer says where it saved and how to go on
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupt = _interrupt(exc)
+        if interrupt is None:
+            raise
         if os.environ.get("LATENTINFER_DEBUG"):
             raise
-        if str(exc):
-            err_console.print(f"[yellow]{exc}[/yellow]", highlight=False, soft_wrap=True)
+        # the trainer's message says where it saved and how to go on
+        note = str(interrupt) or "interrupted; files the command had not finished may be missing"
+        err_console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False, soft_wrap=True)
         sys.exit(130)
     except LatentInferError as exc:
         if os.environ.get("LATENTINFER_DEBUG"):

@@ -33,6 +33,7 @@ import typer
 from rich.console import Console
 
 from latentinfer.core.errors import ConfigError, ValidationError
+from latentinfer.core.validation import did_you_mean
 
 app = typer.Typer(
     name="causal",
@@ -76,7 +77,9 @@ def make_estimator(
     from latentinfer.cli import check_model_options
 
     if method not in METHODS:
-        raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+        raise ConfigError(
+            f"method {method!r} is not one of {', '.join(METHODS)}.{did_you_mean(method, METHODS)}"
+        )
     if base not in BASES:
         raise ConfigError(f"--base {base!r} is not one of {', '.join(BASES)}.")
     regressor = _regressor(base, seed)
@@ -283,7 +286,9 @@ def fit(
     check_number(seed, name="--seed", low=0, integer=True)
     method = method.lower()
     if method not in METHODS:
-        raise ConfigError(f"method {method!r} is not one of {', '.join(METHODS)}.")
+        raise ConfigError(
+            f"method {method!r} is not one of {', '.join(METHODS)}.{did_you_mean(method, METHODS)}"
+        )
     given = [f for f, v in (("--epochs", epochs), ("--resume", resume or None),
                             ("--latent-dim", latent_dim)) if v is not None]  # fmt: skip
     if method not in LATENT and given:

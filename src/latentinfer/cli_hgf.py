@@ -194,6 +194,7 @@ def _run_folder(folder: Path) -> Path:
                 f"--run-dir {str(folder)!r} holds a run of another command ({command or '?'}); "
                 "pass a new folder."
             )
+        console.print(f"replacing the earlier HGF run ({command}) in {folder}", highlight=False)
     for name in _OUTPUTS:
         (folder / name).unlink(missing_ok=True)
     (folder / "figures").mkdir(parents=True, exist_ok=True)
@@ -338,8 +339,8 @@ def fit(
         "fit_log_likelihood": [float(v) for v in np.atleast_1d(fit_.log_likelihood)],
         "seconds": seconds,
     }
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     paths = _write_results(folder, trials, result, f"HGF {model} fitted")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))  # last: complete
     rows = []
     for name in fit_.names:
         v, se = np.atleast_1d(fit_.values[name]), np.atleast_1d(fit_.stderr[name])
@@ -399,8 +400,8 @@ def filter_(
     }
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     summary = _summary(trials, result)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     paths = _write_results(folder, trials, result, f"HGF {model}")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))  # last: complete
     loglik = summary["input_log_likelihood"]
     console.print(
         f"filtered {len(trials.subjects)} subject(s); log-likelihood {sum(loglik):.4g} "
@@ -489,6 +490,9 @@ def simulate(
         typer.Option(help="Also simulate binary choices (unit-square sigmoid) with this ζ."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace --out if it exists (else an existing file is kept).")
+    ] = False,
 ) -> None:
     """Simulate trials from an HGF's own predictive (and optionally choices) into a CSV
     that `latentinfer hgf fit` reads. Under pyhgf's default parameters a continuous HGF of
@@ -502,6 +506,10 @@ def simulate(
     check_number(subjects, name="--subjects", low=1, integer=True)
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; pass the CSV file to write.")
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"--out {str(out)!r} exists; pass --overwrite to replace it, or another file."
+        )
     hgf = _model(model, "eHGF", _parse_values(param, flag="--param"))
     if inverse_temperature is not None:
         if hgf.model_type != "binary":

@@ -141,7 +141,16 @@ def _load_model(where: Path, *, flag: str = "--init") -> tuple[Any, Any]:
             "train` (or a folder written by save_pretrained)."
         )
     folder = where / "model" if (where / "model" / "config.json").is_file() else where
-    return load_lm(folder)
+    from latentinfer.reasoning._deps import require
+
+    hf_logging = require("transformers").utils.logging
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local tiny model: its "Loading weights" bar is noise
+    try:
+        return load_lm(folder)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 # ---------------------------------------------------------------------------- commands
@@ -290,20 +299,27 @@ def eval_cmd(
     from latentinfer.reasoning.evaluate import MODES, accuracy
     from latentinfer.reasoning.tasks import get_task
 
-    cfg_path = run_dir / RUN_CONFIG
-    if not cfg_path.is_file() or not (run_dir / "model" / "config.json").is_file():
-        raise ValidationError(
-            f"RUN_DIR {str(run_dir)!r} has no {RUN_CONFIG} and model/; pass a folder written by "
-            "`latentinfer reason train`."
-        )
     if mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    cfg_path = run_dir / RUN_CONFIG
+    if not run_dir.exists():
+        raise ValidationError(f"RUN_DIR {str(run_dir)!r} does not exist.")
+    if not cfg_path.is_file():
+        raise ValidationError(
+            f"RUN_DIR {str(run_dir)!r} has no {RUN_CONFIG}; pass a folder written by "
+            "`latentinfer reason train`."
+        )
     cfg = json.loads(cfg_path.read_text())
     if "task" not in cfg or "trainer" not in cfg:
         made_by = cfg.get("command") or (f"fit {cfg['model']}" if "model" in cfg else "?")
         raise ValidationError(
             f"RUN_DIR {str(run_dir)!r} holds a `latentinfer {made_by}` run, not one of "
             "`latentinfer reason train`; `reason eval` scores reasoning models on their task."
+        )
+    if not (run_dir / "model" / "config.json").is_file():
+        raise ValidationError(
+            f"RUN_DIR {str(run_dir)!r} has no trained model in model/ (the run did not "
+            "finish?); resume it with `latentinfer reason train ... --resume`."
         )
     task = get_task(cfg["task"], **cfg.get("task_options", {}))
     n = n_test or cfg.get("n_test", 200)

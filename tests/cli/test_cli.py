@@ -188,6 +188,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("diagnose", "/nonexistent/run"), "does not exist"),
         (("bench", "nope"), "unknown benchmark"),
         (("fit", "vea", "--data", "digits"), "Did you mean 'vae'"),
+        (("fit", "beta-vae", "--data", "digits"), "The β-VAE is `vae` with --beta B"),
         (("fit", "grpo", "--data", "nope"), "unknown task 'nope'"),  # forwarded to reason train
         (("fit", "niw_meta", "--data", "digits", "--data-option", "n_way=20"), "n_way ≤ 5"),
         (("fit", "niw_meta", "--data", "sprites"), "sprites has no class labels"),
@@ -260,3 +261,40 @@ def test_fit_forwards_reasoning_trainers_with_the_data_as_their_task(tmp_path: P
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2
     assert json.loads((run / "config.json").read_text())["seed"] == 3
+
+
+_INTERRUPTED = """
+import sys
+import latentinfer.bayes.hgf.network as network
+import latentinfer.vae.base as vae_base
+from latentinfer.cli import main
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt("interrupted at step 7; saved CKPT: the same command with --resume")
+
+network.Network.fit = interrupted  # what `fit hgf` reaches through `hgf fit`
+vae_base.train = interrupted       # what `fit vae` reaches
+sys.argv = ["latentinfer", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("forwarded", [False, True])
+def test_ctrl_c_exits_130_with_the_trainers_message(tmp_path: Path, forwarded: bool) -> None:
+    # Typer turns KeyboardInterrupt into Exit(130), and a forwarded command (fit hgf runs
+    # hgf fit) used to return that code to `fit`, which exited 0 with the folder half written
+    if forwarded:
+        data = tmp_path / "trials.csv"
+        data.write_text("input\n" + "\n".join(["0.1", "0.3", "0.2", "0.5"] * 10) + "\n")
+        args = ["fit", "hgf", "--data", str(data), "--run-dir", str(tmp_path / "run")]
+    else:
+        args = ["fit", "vae", "--data", "digits", "--epochs", "1", "--run-dir", str(tmp_path / "r")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    env.pop("LATENTINFER_DEBUG", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED, *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 130, result.stderr
+    assert "interrupted at step 7; saved CKPT" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -50,6 +50,16 @@ def test_simulate_then_fit_through_the_fit_command(tmp_path: Path) -> None:
     assert len(beliefs) == 360 and {"x2_mean", "x3_precision"} <= set(beliefs[0])
     assert "x4_mean" not in beliefs[0] and beliefs[0]["trial"] == "1"
     assert (run / "figures" / "surprise.png").is_file()
+    # an existing trials file is kept unless --overwrite; a rerun of the fit says it
+    # replaces the earlier run, and writes summary.json (the completion mark) last
+    again = runner.invoke(app, ["hgf", "simulate", "--out", str(data), "--steps", "5"])
+    assert again.exit_code != 0 and len(_rows(data)) == 360
+    _ok(["hgf", "simulate", "--out", str(data), "--steps", "5", "--overwrite"])
+    assert len(_rows(data)) == 5
+    out = _ok(["hgf", "fit", "--data", str(data), "--model", "binary3", "--run-dir", str(run)])
+    assert "replacing the earlier HGF run (hgf fit)" in out
+    by_time = sorted(run.rglob("*.*"), key=lambda p: p.stat().st_mtime_ns)
+    assert by_time[-1].name == "summary.json"
 
 
 def test_continuous_fit_with_uneven_subjects(tmp_path: Path) -> None:

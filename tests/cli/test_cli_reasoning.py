@@ -58,10 +58,15 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         (["reason", "train", "sft", "--task", "nope"], "unknown task 'nope'"),
         (["reason", "train", "sft", "--option", "stepz=3"], "no option(s) ['stepz']"),
         (["reason", "train", "sft", "--task-option", "digits=3"], "no option(s) ['digits']"),
-        (["reason", "eval", str(tmp_path)], "RUN_DIR"),
+        (["reason", "eval", str(tmp_path)], "has no config.json"),
+        (["reason", "eval", str(tmp_path / "none")], "does not exist"),
         (["reason", "train", "sft", "--task", "jsonl"], "--task-option train=..."),
         (["reason", "train", "trice", "--init", str(tmp_path / "none")], "--init"),
     ]
+    vae_run = tmp_path / "vae"  # another command's run folder, named as such
+    vae_run.mkdir()
+    (vae_run / "config.json").write_text('{"model": "ardvae"}')
+    cases.append((["reason", "eval", str(vae_run)], "holds a `latentinfer fit ardvae` run"))
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code != 0

@@ -23,6 +23,7 @@ from latentinfer.core import (
     latest_checkpoint,
     train,
 )
+from latentinfer.core.checkpoint import load_checkpoint
 from latentinfer.core.metrics import read_metrics
 from latentinfer.vae import VAE
 
@@ -109,10 +110,14 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     resumed = _vae(seed=99)
     ckpt = latest_checkpoint(tmp_path / "split" / "checkpoints")
     assert ckpt is not None and ckpt.name == "step-00000008"
+    first = load_checkpoint(ckpt)[1]["trainer_state"]["seconds"]  # training time to step 8
     result = train(resumed, data, cfg, seed=7, run_dir=tmp_path / "split", resume=True)
     assert result.steps == 24
     assert torch.equal(_params(straight), _params(resumed))
     assert _train_losses(tmp_path / "straight") == _train_losses(tmp_path / "split")
+    # the run's training time adds the first call's (to its step-8 checkpoint) to this one's
+    # (this call's share counts from the loop's set-up, a little before result.seconds does)
+    assert first > 0 and first + result.seconds <= result.total_seconds < first + result.seconds + 5
 
 
 def test_ctrl_c_checkpoints_the_step_it_ends_and_resumes_exactly(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentinfer.core import ValidationError
+from latentinfer.core import ConfigError, ValidationError
 from latentinfer.core.validation import check_finite
 
 
@@ -31,3 +31,12 @@ def test_nan_beside_an_overflow_is_still_found() -> None:
     x[3] = float("nan")
     with pytest.raises(ValidationError, match=r"NaN first at index \(3,\)"):
         check_finite(x, name="x")
+
+
+def test_a_mistyped_choice_gets_a_suggestion() -> None:
+    from latentinfer.core.validation import check_choice
+
+    with pytest.raises(ConfigError, match=r"got 'gausian'\. Did you mean 'gaussian'\?"):
+        check_choice("gausian", name="likelihood", choices=("gaussian", "bernoulli"))
+    with pytest.raises(ConfigError, match=r"got 'zzz'\.$"):  # nothing close: no guess
+        check_choice("zzz", name="likelihood", choices=("gaussian", "bernoulli"))

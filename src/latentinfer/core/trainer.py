@@ -107,6 +107,9 @@ class TrainState:
     epoch_loss_sum: float = 0.0
     epoch_loss_steps: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    #: wall-clock seconds of training, summed over the run and its resumes (up to the
+    #: last checkpoint of a call that was killed)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class TrainResult:
             validation, ``val_loss``.
         seconds: wall-clock time of this call.
         rows_per_second: training rows processed per second in this call.
+        total_seconds: training time of the whole run, over this call and the calls it
+            resumed (what a killed call spent after its last checkpoint is not counted).
         run_dir: the run folder, if one was used.
     """
 
@@ -135,6 +140,7 @@ class TrainResult:
     seconds: float
     rows_per_second: float
     run_dir: Path | None
+    total_seconds: float = 0.0
 
 
 class Callback:
@@ -485,6 +491,7 @@ class _Loop:
         self.schedule_active = config.lr_schedule != "constant" or config.warmup_steps > 0
         self.wrapped = self.acc.prepare_model(self.model)
         self.state = TrainState()
+        self._clock = time.perf_counter()  # state.seconds counts from here (see _tick)
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.autocast = (
             (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16))
@@ -520,6 +527,7 @@ class _Loop:
             }
             if self.best_weights is not None:
                 state["best_model"] = self.best_weights
+            self._tick()
             meta = {
                 "step": self.state.step,
                 "seed": self.seed,
@@ -533,6 +541,12 @@ class _Loop:
             self.last_checkpoint = path
         self.acc.wait_for_everyone()
         self.last_save_time = time.perf_counter()
+
+    def _tick(self) -> None:
+        """Add the time since the last tick to ``state.seconds`` (saved with checkpoints)."""
+        now = time.perf_counter()
+        self.state.seconds += now - self._clock
+        self._clock = now
 
     def restore(self, where: Path) -> None:
         state, meta = load_checkpoint(where)
@@ -868,6 +882,7 @@ class _Loop:
                 self.acc.end_training()
         if cfg.restore_best and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
+        self._tick()
         seconds = time.perf_counter() - start_time
         return TrainResult(
             steps=self.state.step,
@@ -879,6 +894,7 @@ class _Loop:
             seconds=seconds,
             rows_per_second=self.rows_done / max(seconds, 1e-9),
             run_dir=self.run_dir,
+            total_seconds=self.state.seconds,
         )
 
     def _due_checkpoint(self, end_of_epoch: bool) -> bool:

@@ -7,6 +7,7 @@ where user input enters (``fit``, ``transform``, a command-line option), never d
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -197,5 +198,16 @@ def check_choice(value: Any, *, name: str, choices: Iterable[Any]) -> Any:
     options = list(choices)
     if value not in options:
         listing = ", ".join(repr(c) for c in options)
-        raise ConfigError(f"{name} must be one of {listing}; got {value!r}.")
+        raise ConfigError(
+            f"{name} must be one of {listing}; got {value!r}.{did_you_mean(value, options)}"
+        )
     return value
+
+
+def did_you_mean(value: Any, options: Iterable[Any]) -> str:
+    """`` Did you mean 'x'?`` for the option closest to a mistyped string, else ``""``."""
+    names = [o for o in options if isinstance(o, str)]
+    if not isinstance(value, str) or not names:
+        return ""
+    close = difflib.get_close_matches(value, names, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""

@@ -15,7 +15,7 @@ from latentinfer.core.errors import MissingDependencyError
 
 __all__ = ["INSTALL_HINT", "require"]
 
-INSTALL_HINT = 'pip install "latentinfer[reasoning]"'
+INSTALL_HINT = 'pip install "latentinfer[reasoning]"; from a clone: pip install -e ".[reasoning]"'
 
 
 def require(module: str = "transformers") -> ModuleType:
