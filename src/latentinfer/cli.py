@@ -627,7 +627,7 @@ def diagnose_cmd(
     """Print the diagnostics table of a fitted run and write its figures."""
     from latentinfer.core.validation import check_number
 
-    check_number(max_rows, name="--max-rows", low=10, integer=True)  # DCI's split needs 10
+    check_number(max_rows, name="--max-rows", low=10 if dci else 1, integer=True)  # DCI: 10
     report = _diagnose_run(run_dir, max_rows=max_rows, with_dci=dci)
     _print_table(f"diagnostics of {report.model}", report.rows(), ("section", "quantity", "value"))
     for name, path in report.figures.items():
@@ -787,7 +787,7 @@ def main() -> None:
         if interrupt is None:
             raise
         if os.environ.get("LATENTINFER_DEBUG"):
-            raise
+            raise interrupt from None  # the interrupt's own traceback, not Typer's exit
         # the trainer's message says where it saved and how to go on
         note = str(interrupt) or "interrupted; files the command had not finished may be missing"
         err_console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False, soft_wrap=True)

@@ -64,6 +64,13 @@ def _regressor(name: str, seed: int) -> Any:
     return None
 
 
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ConfigError(
+            f"method {method!r} is not one of {', '.join(METHODS)}.{did_you_mean(method, METHODS)}"
+        )
+
+
 def make_estimator(
     method: str,
     *,
@@ -76,10 +83,7 @@ def make_estimator(
     from latentinfer import causal
     from latentinfer.cli import check_model_options
 
-    if method not in METHODS:
-        raise ConfigError(
-            f"method {method!r} is not one of {', '.join(METHODS)}.{did_you_mean(method, METHODS)}"
-        )
+    _check_method(method)
     if base not in BASES:
         raise ConfigError(f"--base {base!r} is not one of {', '.join(BASES)}.")
     regressor = _regressor(base, seed)
@@ -285,10 +289,7 @@ def fit(
                  high_inclusive=False)  # fmt: skip
     check_number(seed, name="--seed", low=0, integer=True)
     method = method.lower()
-    if method not in METHODS:
-        raise ConfigError(
-            f"method {method!r} is not one of {', '.join(METHODS)}.{did_you_mean(method, METHODS)}"
-        )
+    _check_method(method)
     given = [f for f, v in (("--epochs", epochs), ("--resume", resume or None),
                             ("--latent-dim", latent_dim)) if v is not None]  # fmt: skip
     if method not in LATENT and given:

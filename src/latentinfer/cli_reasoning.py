@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 
 from latentinfer.core.errors import ConfigError, ValidationError
+from latentinfer.core.validation import did_you_mean
 
 app = typer.Typer(
     name="reason",
@@ -300,7 +301,9 @@ def eval_cmd(
     from latentinfer.reasoning.tasks import get_task
 
     if mode not in MODES:
-        raise ConfigError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
+        raise ConfigError(
+            f"--mode must be one of {', '.join(MODES)}; got {mode!r}.{did_you_mean(mode, MODES)}"
+        )
     cfg_path = run_dir / RUN_CONFIG
     if not run_dir.exists():
         raise ValidationError(f"RUN_DIR {str(run_dir)!r} does not exist.")

@@ -362,8 +362,12 @@ def test_heads_share_an_extractor_and_episodes(task, fitted):
     assert torch.allclose(p.sum(-1), torch.ones(20), atol=1e-6)
     fixed = ConjugateGaussianHead(fitted.extractor_, kappa0=0.5, nu0=500.0).fit(task)
     assert fixed.prior_.kappa.item() == 0.5 and fixed.selection_scores_ == {}
-    with pytest.raises(ConfigError, match=r"nu0 must be a number > d \+ 1 = \d+ \(d = \d+, the fe"):
+    with pytest.raises(ConfigError, match=r"> d \+ 1 = \d+ \(d = \d+, the feature dim"):
         ConjugateGaussianHead(fitted.extractor_, nu0=1.0).fit(task)
+    with pytest.raises(ConfigError, match="nu0 must be a finite number"):
+        ConjugateGaussianHead(fitted.extractor_, nu0=float("inf")).fit(task)
+    numpy_nu = ConjugateGaussianHead(fitted.extractor_, kappa0=0.5, nu0=np.float32(500.0))
+    assert numpy_nu.fit(task).prior_.nu.item() == 500.0
 
 
 def test_bad_inputs_name_the_argument(task, fitted):

@@ -172,3 +172,13 @@ def test_a_saved_plug_in_keeps_linear_bases_and_says_what_it_lacks(tmp_path: Pat
         "not saved with it: a saved model keeps the plug-in fits only for linear",
     ):
         again.effect(new)
+
+
+def test_refitting_a_loaded_plug_in_starts_from_scratch(tmp_path: Path) -> None:
+    # load does not restore the base, so a refit is VLUCI alone, with no stale plug-in fits
+    s = _sample()
+    est = _make("vluci", base_estimator=LinearRegression(), n_plugin_fits=3)
+    est.fit(s.Y, s.T, X=s.X, **FAST)
+    again = VLUCI.load(est.save(tmp_path / "linear")).fit(s.Y, s.T, X=s.X, **FAST)
+    alone = _make("vluci").fit(s.Y, s.T, X=s.X, **FAST)
+    np.testing.assert_allclose(again.effect(s.X[:6]), alone.effect(s.X[:6]), rtol=1e-6)

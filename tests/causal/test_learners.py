@@ -136,7 +136,7 @@ def test_learner_reprs_and_params() -> None:
     assert repr(TLearner(LinearRegression())) == "TLearner(model=LinearRegression())"
     assert repr(OLS()) == "OLS()" and repr(OLS(interactions=True)) == "OLS(interactions=True)"
     est = TLearner(LinearRegression(), model_treated=Ridge())
-    assert est.get_params() == {"model": est.model, "model_treated": est.model_treated}
+    assert est.get_params(deep=False) == {"model": est.model, "model_treated": est.model_treated}
     assert clone(est).set_params(model_treated=None).model_treated is None
 
 

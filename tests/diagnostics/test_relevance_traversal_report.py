@@ -59,3 +59,6 @@ def test_report_with_factors_and_figures(
 def test_report_names_factors_of_the_wrong_length(small_vae: VAE, digits: np.ndarray) -> None:
     with pytest.raises(ShapeError, match=r"factors has 100 row\(s\) but data has 300"):
         diagnose(small_vae, digits[:300], factors=np.zeros((100, 1), dtype=int))
+    # also when max_rows would cut both to the same length
+    with pytest.raises(ShapeError, match=r"factors has 150 row\(s\) but data has 300"):
+        diagnose(small_vae, digits[:300], factors=np.zeros((150, 1), dtype=int), max_rows=100)

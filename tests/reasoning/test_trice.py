@@ -185,6 +185,13 @@ def test_bad_config_values_name_the_option(option, value, match):
 def test_selector_options_are_checked_when_the_config_is_built(options, match):
     with pytest.raises(ConfigError, match=match):
         TRICEConfig(selector="mopps", selector_options=options)
+    # what only the data can check is left to fit: per-prompt priors of any length
+    TRICEConfig(selector="mopps", selector_options={"prior_alpha": torch.ones(5)})
+    for reserved in ("seed", "n_prompts"):  # set by the trainer, not by options
+        with pytest.raises(ConfigError, match=rf"unknown MoPPS option\(s\) \['{reserved}'\]"):
+            TRICEConfig(selector="mopps", selector_options={reserved: 1})
+    with pytest.raises(ConfigError, match="selector 'uniform' takes no options"):
+        TRICEConfig(selector_options={"seed": 1})
     assert TRICEConfig(
         selector="mopps", selector_options={"rule": "interval", "interval": (0.2, 0.8)}
     )

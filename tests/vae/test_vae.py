@@ -281,5 +281,7 @@ def test_a_vae_is_a_pipeline_step(digits: np.ndarray) -> None:
     pipe.fit(digits[:600], labels)  # the VAE ignores y, as unsupervised estimators do
     # ten classes from 4 codes after 3 epochs: above chance (0.1); the seeded run gives 0.38
     assert pipe.score(digits[:600], labels) > 0.25
+    vae = pipe[0]  # y is ignored by score too, so the VAE can also end a pipeline
+    assert vae.score(digits[:50], labels[:50], k=4) == vae.score(digits[:50], k=4)
     with pytest.raises(ConfigError, match=r"takes 1 data argument\(s\) \(X\); got 3"):
         VAE(latent_dim=2).fit(digits[:50], labels[:50], labels[:50])

@@ -177,8 +177,8 @@ def arm_indices(x: Any, *, name: str, device: Any = None) -> torch.Tensor:
     is_mask = x.dtype == torch.bool if isinstance(x, torch.Tensor) else _bool_array(x)
     if is_mask:
         raise ValidationError(
-            f"{name} must hold integer indices; got a boolean tensor (a mask?). Pass the "
-            "indices it selects, e.g. torch.nonzero(mask).squeeze(-1)."
+            f"{name} must hold integer indices; got booleans (a mask?). Pass the indices it "
+            "selects, e.g. torch.nonzero(mask).squeeze(-1) or numpy.flatnonzero(mask)."
         )
     return integer_valued(observations(x, name=name, dtype=None, device=device), name=name)
 

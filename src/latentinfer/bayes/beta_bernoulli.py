@@ -49,7 +49,9 @@ from latentinfer.core.errors import ShapeError, ValidationError
 from latentinfer.core.validation import check_number
 from latentinfer.inference.conjugate import BetaBelief, beta_bernoulli_update, sample_beta
 
-__all__ = ["BetaBernoulliFilter", "CredibleInterval"]
+#: ``arm_indices`` and ``check_counts`` are the filter's input checks, public for the code
+#: that records counts beside it (the reasoning family's prompt selectors)
+__all__ = ["BetaBernoulliFilter", "CredibleInterval", "arm_indices", "check_counts"]
 
 Tensor = torch.Tensor
 

@@ -301,11 +301,13 @@ class ConjugateGaussianHead(FewShotClassifier):
             kappa0 = float(torch.trace(within)) / max(tr_between, 1e-6 * float(torch.trace(within)))
         self.kappa0_ = float(kappa0)
         self.within_ = within
-        if self.nu0 is not None and not (isinstance(self.nu0, int | float) and self.nu0 > d + 1):
+        try:
+            check_number(self.nu0, name="nu0", low=d + 1, low_inclusive=False, allow_none=True)
+        except ConfigError:
             raise ConfigError(
-                f"nu0 must be a number > d + 1 = {d + 1} (d = {d}, the feature dimension); "
-                f"got {self.nu0!r}."
-            )
+                f"nu0 must be a finite number > d + 1 = {d + 1} (d = {d}, the feature "
+                f"dimension); got {self.nu0!r}."
+            ) from None
         candidates = (
             [float(self.nu0)] if self.nu0 is not None else [d + 1 + r * d for r in self.nu_grid]
         )

@@ -216,7 +216,7 @@ def _jsonable(v: Any) -> bool:
     return True
 
 
-# (both bases' set_params return self; mypy sees two different return annotations)
+# (the bases' fit signatures differ: a VAE's fit(X, *cond) and an estimator's fit(Y, T, X=...))
 class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):  # type: ignore[misc]
     """Abstract base of CEVAE and VLUCI (see the module docstring).
 

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
-import numpy as np
 import torch
 
 from latentinfer.causal.augmentation import apply_augmentation
@@ -43,7 +42,7 @@ from latentinfer.causal.base import (
 )
 from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.seeding import derive_seed, resolve_seed
-from latentinfer.core.validation import as_tensor, check_n_features, check_number
+from latentinfer.core.validation import as_tensor, check_bool, check_n_features, check_number
 
 __all__ = [
     "DAERM",
@@ -224,12 +223,6 @@ def _select_alpha(
     )
 
 
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{name} must be True or False; got {value!r}.")
-    return bool(value)
-
-
 def _check_seed(seed: Any) -> None:
     if seed is not None:
         resolve_seed(seed)
@@ -397,8 +390,8 @@ class TwoStageLeastSquares(_LinearStructural):
     uses_instrument = True
 
     def __init__(self, *, fit_intercept: bool = True, allow_underidentified: bool = False) -> None:
-        _check_flag(fit_intercept, "fit_intercept")
-        _check_flag(allow_underidentified, "allow_underidentified")
+        check_bool(fit_intercept, name="fit_intercept")
+        check_bool(allow_underidentified, name="allow_underidentified")
         self.fit_intercept = fit_intercept
         self.allow_underidentified = allow_underidentified
 
@@ -529,7 +522,7 @@ class IVL(_LinearStructural):
     ) -> None:
         _check_augmentation(augmentation)
         _check_alpha_spec(alpha, alphas, cv)
-        _check_flag(fit_intercept, "fit_intercept")
+        check_bool(fit_intercept, name="fit_intercept")
         _check_seed(seed)
         self.augmentation = augmentation
         self.alpha = alpha
@@ -595,7 +588,7 @@ class DAERM(WithoutInstruments, _LinearStructural):
 
     def __init__(self, augmentation: Any, *, fit_intercept: bool = True, seed: int | None = 0):
         _check_augmentation(augmentation)
-        _check_flag(fit_intercept, "fit_intercept")
+        check_bool(fit_intercept, name="fit_intercept")
         _check_seed(seed)
         self.augmentation = augmentation
         self.fit_intercept = fit_intercept

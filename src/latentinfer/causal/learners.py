@@ -30,6 +30,7 @@ from latentinfer.causal._covariates import (
 )
 from latentinfer.causal.base import CausalData, CausalEstimator, WithoutInstruments
 from latentinfer.core.errors import ConfigError
+from latentinfer.core.validation import check_bool
 
 __all__ = ["OLS", "SLearner", "TLearner", "check_regressor"]
 
@@ -219,8 +220,7 @@ class OLS(TrainingRows, WithoutInstruments, CausalEstimator):
     """
 
     def __init__(self, *, interactions: bool = False) -> None:
-        if not isinstance(interactions, bool):
-            raise ConfigError(f"interactions must be True or False; got {interactions!r}.")
+        check_bool(interactions, name="interactions")
         self.interactions = interactions
 
     def _design(self, c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -439,6 +439,10 @@ class VLUCI(LatentConfounderModel):
         return torch.cat(outs, dim=1)
 
     def _after_latent_fit(self, data: CausalData) -> None:
+        # a fit replaces what a loaded model kept of an earlier plug-in (its base is not
+        # restored by load, so a refit without base_estimator is VLUCI alone)
+        self._plugin_lost = False
+        self.plugin_linear_ = None
         # posterior draws for the training rows, made once (effect() and the plug-in use them)
         self.eval()
         with torch.no_grad():

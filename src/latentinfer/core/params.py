@@ -1,9 +1,11 @@
 """scikit-learn's parameter protocol for estimators that keep their constructor arguments.
 
 :class:`EstimatorParams` gives ``get_params``, ``set_params`` and a repr that lists the
-parameters that differ from their defaults, so ``sklearn.base.clone`` and grid searches
-work. It asks one thing of a class: every constructor argument is stored under its own name
-(``self.latent_dim = latent_dim``).
+parameters that differ from their defaults. It asks one thing of a class: every
+constructor argument is stored under its own name (``self.latent_dim = latent_dim``).
+``sklearn.base.clone``, Pipeline steps and nested ``set_params`` work; scikit-learn's search
+tools (``GridSearchCV``) also want ``__sklearn_tags__``, which these estimators do not
+define.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Self
 
+import numpy as np
 import torch
 
 from latentinfer.core.errors import ConfigError
@@ -19,38 +22,64 @@ __all__ = ["EstimatorParams", "same_value"]
 
 
 class EstimatorParams:
-    """``get_params`` / ``set_params`` / ``__repr__`` from the constructor's signature."""
+    """``get_params`` / ``set_params`` / ``__repr__`` from the constructor's signature.
+
+    Nested parameters follow scikit-learn: ``get_params(deep=True)`` adds a parameter's
+    own parameters as ``name__sub`` when it has ``get_params`` (a regressor given to a
+    T-learner), and ``set_params(model__alpha=2.0)`` sets them.
+    """
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments and their current values (scikit-learn convention)."""
+        """The constructor arguments and their current values (scikit-learn convention);
+        with ``deep``, those of nested estimators too, as ``name__sub``."""
         sig = inspect.signature(type(self).__init__)
-        return {
+        params = {
             name: getattr(self, name)
             for name, p in sig.parameters.items()
             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
+        if deep:
+            for name, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params |= {f"{name}__{k}": v for k, v in value.get_params(deep=True).items()}
+        return params
 
     def set_params(self, **params: Any) -> Self:
-        """Set constructor arguments by name; they take effect at the next ``fit``.
+        """Set constructor arguments by name (``name__sub`` for a nested estimator's);
+        they take effect at the next ``fit``.
 
         The values get the constructor's checks (on a throwaway instance), so a bad value
         is refused here, with nothing set, instead of failing inside the next ``fit``.
         """
-        valid = self.get_params()
-        for k in params:
-            if k not in valid:
+        valid = self.get_params(deep=False)
+        own: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
+            if name not in valid:
                 raise ConfigError(
-                    f"{type(self).__name__} has no parameter {k!r}; accepted: {sorted(valid)}."
+                    f"{type(self).__name__} has no parameter {name!r}; accepted: {sorted(valid)}."
                 )
-        type(self)(**{**valid, **params})
-        for k, v in params.items():
-            setattr(self, k, v)
+            if sep:
+                if not hasattr(valid[name], "set_params"):
+                    raise ConfigError(
+                        f"{type(self).__name__}.{name} ({type(valid[name]).__name__}) has no "
+                        f"parameters to set; got {key!r}."
+                    )
+                nested.setdefault(name, {})[sub] = value
+            else:
+                own[key] = value
+        type(self)(**{**valid, **own})
+        for key, value in own.items():
+            setattr(self, key, value)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
         return self
 
     def __repr__(self) -> str:  # the parameters that differ from their defaults
         sig = inspect.signature(type(self).__init__)
         shown = []
-        for k, v in self.get_params().items():
+        for k, v in self.get_params(deep=False).items():
             default = sig.parameters[k].default
             if default is inspect.Parameter.empty or not same_value(v, default):
                 shown.append(f"{k}={v!r}")
@@ -73,4 +102,6 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def _plain_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_
+    )

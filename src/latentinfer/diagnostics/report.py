@@ -108,13 +108,15 @@ def diagnose(
     """
     from latentinfer.core.validation import check_number
 
-    check_number(max_rows, name="max_rows", low=10, integer=True)  # DCI's split needs 10
+    dci_runs = factors is not None and with_dci
+    # DCI's train/test split needs 10 rows; the other diagnostics run on any number
+    check_number(max_rows, name="max_rows", low=10 if dci_runs else 1, integer=True)
     check_number(dci_rows, name="dci_rows", low=10, integer=True)
     parts = data if isinstance(data, tuple) else (data,)
     n_rows = len(parts[0])
     parts = tuple(p[:max_rows] for p in parts)
     data = parts if len(parts) > 1 else parts[0]
-    if factors is not None and len(factors[:max_rows]) != len(parts[0]):
+    if factors is not None and len(factors) != n_rows:
         raise ShapeError(
             f"factors has {len(factors)} row(s) but data has {n_rows}; pass one row of factors "
             "per row of data."

@@ -25,8 +25,7 @@ from typing import Any, Self, final
 
 import torch
 
-from latentinfer.bayes._streaming import arm_indices, check_counts
-from latentinfer.bayes.beta_bernoulli import BetaBernoulliFilter
+from latentinfer.bayes.beta_bernoulli import BetaBernoulliFilter, arm_indices, check_counts
 from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
 from latentinfer.core.seeding import make_generator
 from latentinfer.core.validation import check_choice, check_number
@@ -286,7 +285,22 @@ def check_selector_options(name: str, options: dict[str, Any]) -> None:
     check_choice(name, name="selector", choices=SELECTORS)
     if not isinstance(options, dict):
         raise ConfigError(f"selector_options must be a dict; got {type(options).__name__}.")
+    if name == "uniform":
+        if options:
+            raise ConfigError(
+                f"selector_options: selector 'uniform' takes no options; got {sorted(options)}. "
+                f"MoPPS options ({', '.join(MOPPS_OPTIONS)}) need selector='mopps'."
+            )
+        return
+    unknown = sorted(set(options) - set(MOPPS_OPTIONS))
+    if unknown:  # seed and n_prompts included: the trainer sets those itself
+        raise ConfigError(
+            f"selector_options: unknown MoPPS option(s) {unknown}; accepted: {list(MOPPS_OPTIONS)}."
+        )
+    # values are checked on a one-prompt selector; per-prompt tensors (priors, forgetting)
+    # can only be checked against the data's prompts, when fit builds the real one
+    scalars = {k: v for k, v in options.items() if not isinstance(v, torch.Tensor)}
     try:
-        make_selector(name, 1, seed=0, **options)
+        MoPPSSelector(1, seed=0, **scalars)
     except ConfigError as exc:
         raise ConfigError(f"selector_options: {exc}") from None

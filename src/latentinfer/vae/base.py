@@ -211,9 +211,9 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
         The values get the constructor's checks. Changing a parameter of a fitted model
         discards the fit (its networks were built for the old values): fit again.
         """
-        before = self.get_params()
+        before = self.get_params(deep=True)
         super().set_params(**params)
-        changed = any(not same_value(before[k], v) for k, v in params.items())
+        changed = any(not same_value(before.get(k), v) for k, v in params.items())
         if changed and (self._built or self.is_fitted):
             self._discard_fit()
         return self
@@ -406,20 +406,21 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
     ) -> Any:
         """IWAE bound on log p(x) per row (nats), with ``k`` importance samples."""
         check_number(k, name="k", low=1, integer=True)
-        x, cs = self._as_data(X, cond, fitting=False, what="score")
+        x, cs = self._as_data(X, self._without_y(cond), fitting=False, what="score")
         with rng_scope(seed):
             out = self._batched(lambda xb, *cb: iwae_bound(self, xb, *cb, k=k), x, cs, 256)
         return _like(out, X)
 
     def score(self, X: ArrayLike, *cond: ArrayLike, k: int = 500, seed: int | None = 0) -> float:
-        """Mean IWAE bound on log p(x) over rows (higher is better); −score is the NLL."""
+        """Mean IWAE bound on log p(x) over rows (higher is better); −score is the NLL. A
+        model without conditioning ignores a ``y`` after ``X``, as in :meth:`fit`."""
         return float(np.mean(np.asarray(self.score_samples(X, *cond, k=k, seed=seed))))
 
     # ---------------------------------------------------------------- persistence
     def describe(self) -> dict[str, Any]:
         """JSON-able description: class path, parameters, data shapes."""
         params = {}
-        for k, v in self.get_params().items():
+        for k, v in self.get_params(deep=False).items():
             if isinstance(v, TrainConfig):
                 v = v.to_dict()
             elif isinstance(v, tuple):
