@@ -248,3 +248,13 @@ def test_bad_hyperparameters_name_the_argument(make, error, name) -> None:
 def test_bad_observations_name_the_argument(call, error, name) -> None:
     with pytest.raises(error, match=name):
         call()
+
+
+def test_an_overflowing_belief_is_an_error_not_an_inf() -> None:
+    from latentinfer import NonFiniteError
+
+    with pytest.raises(NonFiniteError, match="the belief's beta became inf: the observations"):
+        NormalInverseGammaFilter().update(1e200)
+    x = torch.tensor([[1.0, 1e200, 2.0]], dtype=torch.float64)
+    with pytest.raises(NonFiniteError, match=r"beta became inf at index \(0,\) at step 1"):
+        NormalInverseGammaFilter().filter(x)

@@ -18,7 +18,7 @@ from typing import Any, Generic, Self, TypeVar
 import numpy as np
 import torch
 
-from latentinfer.core.errors import ConfigError, ShapeError, ValidationError
+from latentinfer.core.errors import ConfigError, NonFiniteError, ShapeError, ValidationError
 from latentinfer.core.validation import as_tensor, check_choice, check_number
 
 __all__ = ["ConjugateFilter", "FilterTrace"]
@@ -245,6 +245,26 @@ class ConjugateFilter(ABC, Generic[B]):
         relaxed = belief.forget(self.prior, self.forgetting)  # type: ignore[attr-defined]
         return self._absorb(relaxed, obs), 0.0 - self._log_predictive(relaxed, obs)
 
+    def _checked(self, belief: B, *, step: int | None = None) -> B:
+        """``belief``, after checking that every field is finite (observations of a huge
+        magnitude can overflow a sum of squares)."""
+        for f in dataclasses.fields(belief):  # type: ignore[arg-type]
+            t = getattr(belief, f.name)
+            if bool(torch.isfinite(t).all()):
+                continue
+            index = tuple(int(i) for i in torch.nonzero(~torch.isfinite(t))[0])
+            where = (f" at index {index}" if index else "") + (
+                f" at step {step}" if step is not None else ""
+            )
+            wider = " (or use dtype=torch.float64)" if self.dtype != torch.float64 else ""
+            raise NonFiniteError(
+                f"the belief's {f.name} became {float(t[index]):g}{where}: the observations "
+                f"are too large for {self.dtype}; rescale them{wider}.",
+                step=step,
+                part=f.name,
+            )
+        return belief
+
     def reset(self) -> Self:
         """Return the belief to the prior; returns the filter."""
         self.belief_ = expand_belief(self.prior, self._belief_shape())
@@ -265,6 +285,12 @@ class ConjugateFilter(ABC, Generic[B]):
             belief, s = self._step(belief, obs)
             beliefs.append(belief)
             surprise.append(s)
+        try:  # an overflow stays inf (or NaN) in every later belief: check the last one
+            self._checked(belief)
+        except NonFiniteError:
+            for i, b in enumerate(beliefs):
+                self._checked(b, step=i)
+            raise
         return FilterTrace(
             beliefs=stack_beliefs(beliefs, belief_dim),
             surprise=torch.stack(surprise, dim=surprise_dim),

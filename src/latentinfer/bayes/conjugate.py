@@ -67,7 +67,7 @@ class _ScalarFilter(ConjugateFilter[Any]):
         """Absorb one observation per series; ``x`` broadcasts to ``batch_shape``."""
         t = self._data(x)
         check_broadcasts_to(t, self.batch_shape, name="x", what="the filter's batch_shape")
-        self.belief_, _ = self._step(self.belief_, (t,))
+        self.belief_ = self._checked(self._step(self.belief_, (t,))[0])
         return self
 
     def log_predictive(self, x: Any) -> Tensor:
@@ -303,7 +303,7 @@ class DirichletCategoricalFilter(ConjugateFilter[DirichletBelief]):
         """Absorb one category index per series; ``x`` broadcasts to ``batch_shape``."""
         t = self._categories(x)
         check_broadcasts_to(t, self.batch_shape, name="x", what="the filter's batch_shape")
-        self.belief_, _ = self._step(self.belief_, (t.expand(self.batch_shape),))
+        self.belief_ = self._checked(self._step(self.belief_, (t.expand(self.batch_shape),))[0])
         return self
 
     def log_predictive(self, x: Any) -> Tensor:
