@@ -743,10 +743,15 @@ def hgf_speed(d: dict[str, Any]) -> str:
             )
             + "The physics table shows where both libraries stand against what the machine "
             "allows: surprise-only filtering of many series is bound by the step's arithmetic "
-            "(the arithmetic floor is the faster library's (c) rate), and returning beliefs "
+            '(the "arithmetic floor" is a measured reference, not a bound derived from an '
+            "operation count: the faster library's (c) rate), and returning beliefs "
             "also by writing 9 values per series and step to memory. "
             + _hgf_needs(physics)
-            + " Our first call includes generating and compiling the kernel (cached afterwards).",
+            + " Our first call is the first call of that row: it includes generating and "
+            "compiling the kernel only in the first row that uses a kernel (later rows with the "
+            "same kernel find it cached, so their first call is lower than a fresh process's; "
+            "in a fresh process each of (b) and (e) took about 0.7 s on its first call, measured "
+            "separately, not in the result file).",
             _table(
                 [
                     "workload",

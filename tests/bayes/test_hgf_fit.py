@@ -210,3 +210,21 @@ def test_gaussian_responses_fit_their_precision() -> None:
     fit = hgf.copy().fit(u, y, response_model="gaussian", free=["response_precision"]).fit_
     est, se = float(fit.values["response_precision"]), float(fit.stderr["response_precision"])
     assert abs(est - 4.0) < 4 * se
+
+
+def test_laplace_errors_are_finite_or_inf_never_nan() -> None:
+    from latentinfer.bayes.hgf.fit import _laplace
+
+    hess = np.stack(
+        [
+            np.array([[2.0, 0.5], [0.5, 1.0]]),  # positive definite
+            np.array([[1.0, 1.0], [1.0, 1.0 + 1e-15]]),  # singular to working precision
+            np.array([[1.0, 2.0], [2.0, 1.0]]),  # indefinite
+            np.array([[np.inf, 0.0], [0.0, 1.0]]),  # not finite
+        ]
+    )
+    with pytest.warns(RuntimeWarning, match=r"subject\(s\) \[1, 2, 3\]"):
+        cov, se = _laplace(hess)
+    assert not np.isnan(se).any() and not np.isnan(cov).any()
+    np.testing.assert_allclose(se[:, 0], np.sqrt(np.diag(np.linalg.inv(hess[0]))))
+    assert np.isinf(se[:, 1:]).all()

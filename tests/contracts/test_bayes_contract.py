@@ -72,3 +72,47 @@ def test_filter_contract(row: methods.Method) -> None:
     bad[0, 5] = float("nan")
     with pytest.raises(ValidationError):
         run(bad)
+
+
+# ------------------------------------------------------------------ few-shot classifiers
+#: rows of kind model/estimator: few-shot classifiers fitted on an episodic task
+FEW_SHOT_ROWS = [m for m in methods.by_family("bayes") if m.kind != "filter"]
+_FAST = {"n_episodes": 16, "meta_batch": 4, "train_config": {"progress": False}}
+
+
+def _few_shot(row: methods.Method) -> Any:
+    cls = methods.load_object(row)
+    if row.object_path == "latentinfer.bayes.ConjugateGaussianHead":
+        return cls(n_select=5, seed=0)  # the prior's search over few meta-training episodes
+    return cls(seed=0, **_FAST)
+
+
+@pytest.fixture(scope="module")
+def few_shot_task() -> Any:
+    from latentinfer.data import FewShotTask, load
+
+    data = load("glyphs", n_classes=20, n_per_class=6, size=10, seed=0)
+    return FewShotTask(data, n_way=5, k_shot=1, n_query=3, test_fraction=0.5, seed=0)
+
+
+@pytest.mark.parametrize("row", FEW_SHOT_ROWS, ids=lambda m: m.name)
+def test_few_shot_contract(row: methods.Method, few_shot_task: Any) -> None:
+    from latentinfer import NotFittedError
+
+    model = _few_shot(row)
+    ep = few_shot_task.episode(0, split="test", seed=0)
+    with pytest.raises(NotFittedError):  # before fit
+        model.predict_proba(ep.support_x, ep.support_y, ep.query_x)
+    assert model.fit(few_shot_task) is model
+    p = model.predict_proba(ep.support_x, ep.support_y, ep.query_x)
+    assert tuple(p.shape) == (15, 5)  # (n_way · n_query, n_way)
+    torch.testing.assert_close(torch.as_tensor(p).sum(-1).double(), torch.ones(15).double())
+    again = _few_shot(row).fit(few_shot_task)  # same seed, same numbers
+    torch.testing.assert_close(torch.as_tensor(again.predict_proba(
+        ep.support_x, ep.support_y, ep.query_x)), torch.as_tensor(p))  # fmt: skip
+    res = model.evaluate(few_shot_task, 4, seed=0, progress=False)
+    assert 0.0 <= res.accuracy <= 1.0 and res.ci95 >= 0 and res.n_episodes == 4
+    bad = ep.query_x.clone()
+    bad[0].view(-1)[0] = float("nan")
+    with pytest.raises(ValidationError, match="query_x"):
+        model.predict_proba(ep.support_x, ep.support_y, bad)

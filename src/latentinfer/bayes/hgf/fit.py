@@ -645,16 +645,24 @@ def _laplace(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite = np.all(np.isfinite(hess), axis=(1, 2))
     pd = finite.copy()
     if finite.any():
-        # eigenvalues only of the finite Hessians: LAPACK does not converge on inf/NaN
-        pd[finite] = np.all(np.linalg.eigvalsh(hess[finite]) > 0, axis=1)
+        # eigenvalues only of the finite Hessians: LAPACK does not converge on inf/NaN.
+        # Positive definite to working precision: a smallest eigenvalue within rounding of
+        # zero gives an inverse whose diagonal can come out negative (NaN errors)
+        eig = np.linalg.eigvalsh(hess[finite])
+        pd[finite] = eig[:, 0] > 1e-12 * np.abs(eig).max(axis=1)
     if pd.any():
         inv = np.linalg.inv(hess[pd])
-        cov[pd] = inv
-        se[:, pd] = np.sqrt(np.diagonal(inv, axis1=1, axis2=2)).T
+        diag = np.diagonal(inv, axis1=1, axis2=2)
+        ok = np.all(np.isfinite(inv), axis=(1, 2)) & np.all(diag > 0, axis=1)
+        rows = np.nonzero(pd)[0]
+        pd[rows[~ok]] = False
+        cov[rows[ok]] = inv[ok]
+        se[:, rows[ok]] = np.sqrt(diag[ok]).T
     if not pd.all():
         bad = np.nonzero(~pd)[0][:10].tolist()
         warnings.warn(
-            f"the Hessian is not positive definite at the fit of subject(s) {bad}: the "
+            f"the Hessian is not positive definite at the fit of subject(s) {bad} (to "
+            "working precision): the "
             "objective is flat or curved the wrong way there, so their standard errors are "
             "reported as inf (fix or drop a parameter, or add a prior).",
             RuntimeWarning,
