@@ -747,11 +747,9 @@ def hgf_speed(d: dict[str, Any]) -> str:
             "operation count: the faster library's (c) rate), and returning beliefs "
             "also by writing 9 values per series and step to memory. "
             + _hgf_needs(physics)
-            + " Our first call is the first call of that row: it includes generating and "
-            "compiling the kernel only in the first row that uses a kernel (later rows with the "
-            "same kernel find it cached, so their first call is lower than a fresh process's; "
-            "in a fresh process each of (b) and (e) took about 0.7 s on its first call, measured "
-            "separately, not in the result file).",
+            + " Our first call of each row is timed with our kernel caches emptied, as in a "
+            "fresh process: it includes generating and compiling the kernel (cached "
+            "afterwards, in memory and on disk).",
             _table(
                 [
                     "workload",
