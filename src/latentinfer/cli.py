@@ -432,6 +432,8 @@ def _fit_run(
         # training time over the run and the calls it resumed; this call's fit beside it
         "seconds": model.train_result_.total_seconds,
         "seconds_this_call": seconds,
+        # processes of this call (`accelerate launch --num_processes N` sets WORLD_SIZE)
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
     }
     if hasattr(model, "n_relevant_"):
         summary["n_relevant_dims"] = int(model.n_relevant_)

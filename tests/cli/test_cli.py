@@ -68,6 +68,7 @@ def test_fit_then_diagnose(tmp_path: Path) -> None:
     assert list((run / "checkpoints").glob("step-*"))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["n_relevant_dims"] >= 0
+    assert summary["processes"] == 1 and summary["seconds"] > 0
     out = _ok(["diagnose", str(run)])
     assert "collapse" in out and "activity" in out
     assert "E[z|x]" in out  # printed as text, not taken for Rich markup
