@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -46,9 +47,15 @@ def digits() -> np.ndarray:
     return (load_digits().data / 16.0).astype(np.float32)
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def run_script() -> Callable[..., None]:
-    """``run_script(script, *args, processes=1, port=29517)``: run a test script in one process,
+    """``run_script(script, *args, processes=1, port=None)``: run a test script in one process,
     or under ``accelerate launch`` with ``processes`` of them, on 1 thread each.
 
     Accelerate 1.x's ``launch --cpu`` starts a single process unless an MPI host file is
@@ -57,7 +64,7 @@ def run_script() -> Callable[..., None]:
     Skips the test when the ``accelerate`` command is not installed.
     """
 
-    def run(script: Path, *args: str, processes: int = 1, port: int = 29517) -> None:
+    def run(script: Path, *args: str, processes: int = 1, port: int | None = None) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parent)}
         if processes == 1:
             subprocess.run([sys.executable, str(script), *args], env=env, check=True, timeout=300)
@@ -65,9 +72,15 @@ def run_script() -> Callable[..., None]:
         launcher = shutil.which("accelerate")
         if launcher is None:
             pytest.skip("the accelerate command is not installed")
+        # a port the system just handed out: a fixed one can still be held (TIME_WAIT) by an
+        # earlier run or taken by another process on the machine
+        port = port or _free_port()
         command = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes),
                    "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                    "--main_process_port", str(port), str(script), *args]  # fmt: skip
-        subprocess.run(command, env=env, check=True, timeout=300, capture_output=True)
+        done = subprocess.run(command, env=env, timeout=300, capture_output=True, text=True)
+        if done.returncode != 0:  # say why: the launcher's own output is the only clue
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+            pytest.fail(f"accelerate launch exited with {done.returncode}:\n{tail}")
 
     return run

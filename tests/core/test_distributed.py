@@ -24,7 +24,7 @@ def test_two_processes_follow_the_single_process_trajectory(
     one = tmp_path / "one.json"
     two = tmp_path / "two.json"
     run_script(SCRIPT, str(one))
-    run_script(SCRIPT, str(two), processes=2, port=29517)
+    run_script(SCRIPT, str(two), processes=2)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["processes"], b["processes"]) == (1, 2)
     assert len(a["losses"]) == len(b["losses"]) == 40

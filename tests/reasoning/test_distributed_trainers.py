@@ -35,9 +35,9 @@ def test_two_processes_follow_the_single_process_runs(
     run_one, run_two = tmp_path / "run-one", tmp_path / "run-two"
     run_script(SCRIPT, str(one), str(run_one), "4")
     first = tmp_path / "two-first.json"
-    run_script(SCRIPT, str(first), str(run_two), "2", processes=2, port=29519)
+    run_script(SCRIPT, str(first), str(run_two), "2", processes=2)
     # resume: the first launch made 3 sample calls (the init and 2 steps)
-    run_script(SCRIPT, str(two), str(run_two), "4", "3", processes=2, port=29519)
+    run_script(SCRIPT, str(two), str(run_two), "4", "3", processes=2)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["processes"], b["processes"]) == (1, 2)
     assert a["steps"] == b["steps"] == [1, 2, 3, 4]
