@@ -46,7 +46,7 @@ from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError
 from latentinfer.core.seeding import derive_seed, rng_scope
 from latentinfer.core.trainer import Callback
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.validation import check_choice, check_number, check_widths
 from latentinfer.nn.mlp import MLP, activation
 from latentinfer.vae.base import LatentVariableModel
 
@@ -244,13 +244,7 @@ class LatentConfounderModel(TrainingRows, LatentVariableModel, CausalEstimator):
         seed: Any,
     ) -> None:
         check_number(latent_dim, name="latent_dim", low=1, integer=True)
-        if isinstance(hidden, (int, str)) or not isinstance(hidden, Sequence) or not hidden:
-            raise ConfigError(
-                f"hidden must be a non-empty sequence of layer widths like (200, 200); got "
-                f"{hidden!r}."
-            )
-        for h in hidden:
-            check_number(h, name="hidden", low=1, integer=True)
+        check_widths(hidden, name="hidden", example="(200, 200)")
         check_choice(activation_name, name="activation", choices=ACTIVATIONS)
         check_number(n_samples, name="n_samples", low=2, integer=True)
         if train_config is not None and not isinstance(train_config, (TrainConfig, dict)):

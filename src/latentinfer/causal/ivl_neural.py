@@ -21,7 +21,7 @@ from latentinfer.core.errors import ConfigError, ValidationError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.seeding import rng_scope
 from latentinfer.core.trainer import Batch, train
-from latentinfer.core.validation import check_choice, check_number
+from latentinfer.core.validation import check_choice, check_number, check_widths
 from latentinfer.nn.mlp import MLP
 
 __all__ = ["NeuralIVL"]
@@ -120,13 +120,7 @@ class NeuralIVL(_StructuralEstimator):
     ) -> None:
         _check_augmentation(augmentation)
         check_number(alpha, name="alpha", low=0)
-        if isinstance(hidden, (int, str)) or not isinstance(hidden, Sequence) or not hidden:
-            raise ConfigError(
-                f"hidden must be a non-empty sequence of layer widths like (64, 64); got "
-                f"{hidden!r}."
-            )
-        for h in hidden:
-            check_number(h, name="hidden", low=1, integer=True)
+        check_widths(hidden, name="hidden", example="(64, 64)")
         check_choice(activation, name="activation", choices=ACTIVATIONS)
         _check_seed(seed)
         self.augmentation = augmentation

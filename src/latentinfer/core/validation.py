@@ -182,6 +182,21 @@ def check_number(
     return value
 
 
+def check_widths(value: Any, *, name: str, example: str, allow_empty: bool = False) -> Any:
+    """Check layer widths: a sequence (not a string) of integers ≥ 1, non-empty unless
+    ``allow_empty``; return it. ``example`` is shown in the message (``"(64, 64)"``)."""
+    is_seq = isinstance(value, Sequence) and not isinstance(value, str)
+    if not is_seq or (not allow_empty and not value):
+        kind = "sequence" if allow_empty else "non-empty sequence"
+        none = " (or () for none)" if allow_empty else ""
+        raise ConfigError(
+            f"{name} must be a {kind} of layer widths like {example}{none}; got {value!r}."
+        )
+    for width in value:
+        check_number(width, name=name, low=1, integer=True)
+    return value
+
+
 def check_bool(value: Any, *, name: str, allow_none: bool = False) -> Any:
     """Check that ``value`` is True or False (or None when ``allow_none``) and return it.
 

@@ -21,7 +21,7 @@ from latentinfer.core.errors import ConfigError, ShapeError
 from latentinfer.core.output import LossOutput
 from latentinfer.core.seeding import resolve_seed
 from latentinfer.core.trainer import Batch
-from latentinfer.core.validation import check_bool, check_choice, check_number
+from latentinfer.core.validation import check_bool, check_choice, check_number, check_widths
 from latentinfer.inference.elbo import gaussian_kl_per_dim, gaussian_log_prob_per_dim
 from latentinfer.nn.conv import ConvDecoder, ConvEncoder
 from latentinfer.nn.mlp import MLP
@@ -115,13 +115,7 @@ class GaussianLatentModel(LatentVariableModel):
                 "--model-option n_categories=K)."
             )
         for name, widths in (("hidden", hidden), ("conv_channels", conv_channels)):
-            if isinstance(widths, (int, str)) or not isinstance(widths, Sequence):
-                raise ConfigError(
-                    f"{name} must be a sequence of layer widths like (256, 256) (or () for "
-                    f"none); got {widths!r}."
-                )
-            for h in widths:
-                check_number(h, name=name, low=1, integer=True)
+            check_widths(widths, name=name, example="(256, 256)", allow_empty=True)
         if seed is not None:
             resolve_seed(seed)
         self.latent_dim = latent_dim
