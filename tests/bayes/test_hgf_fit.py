@@ -152,11 +152,15 @@ def test_a_fit_keeps_each_subjects_best_point_and_flags_a_flat_hessian() -> None
     # finite; the fit must return each subject's lowest objective, never above the
     # start, and report that subject's standard errors as inf with a warning
     u = HGF(n_levels=3).simulate(300, batch=3, seed=0)
-    start = np.asarray(HGF(n_levels=3).filter(u, beliefs=False).surprise())
+    # the start as the fit itself scores it (no steps): on values near 1e6 the filter's
+    # pass and the fit's pass round differently (by ~3e-9 relative on an AMD CPU), so
+    # "never above the start" is only exact against the fit's own pass
+    zero_steps = {"max_steps": 0, "newton_steps": 0, "standard_errors": False}
+    start = HGF(n_levels=3).fit(u, **zero_steps).fit_.objective
     with pytest.warns(RuntimeWarning, match=r"not positive definite at the fit of subject\(s\)"):
         fit = HGF(n_levels=3).fit(u).fit_
-    # the start is scored twice (filter and fit pass) on values near 1e6: relative slack
-    assert np.all(fit.objective <= start + 1e-9 * np.abs(start))
+    assert np.all(fit.objective <= start)
+    assert np.all(fit.objective[[0, 2]] < start[[0, 2]] - 0.1)  # the well-posed ones improve
     assert np.all(np.isfinite(fit.objective))
     se = np.stack([fit.stderr[n] for n in fit.names])
     assert np.all(np.isfinite(se[:, fit.converged]))
