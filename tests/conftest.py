@@ -80,7 +80,7 @@ def run_script() -> Callable[..., None]:
                    "--main_process_port", str(port), str(script), *args]  # fmt: skip
         done = subprocess.run(command, env=env, timeout=300, capture_output=True, text=True)
         if done.returncode != 0:  # say why: the launcher's own output is the only clue
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-150:])
             pytest.fail(f"accelerate launch exited with {done.returncode}:\n{tail}")
 
     return run

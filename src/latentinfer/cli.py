@@ -22,6 +22,7 @@ from rich.markup import escape  # messages and tables may hold brackets: E[z|x]
 from rich.table import Table
 
 from latentinfer.core.errors import ConfigError, LatentInferError, ValidationError
+from latentinfer.core.processes import finish_processes
 from latentinfer.core.trainer import check_trackers, is_main_process
 from latentinfer.core.validation import did_you_mean
 
@@ -787,6 +788,8 @@ def main() -> None:
     except (KeyboardInterrupt, SystemExit) as exc:
         interrupt = _interrupt(exc)
         if interrupt is None:
+            if isinstance(exc, SystemExit) and not exc.code:
+                finish_processes()  # under accelerate launch: leave the process group together
             raise
         if os.environ.get("LATENTINFER_DEBUG"):
             raise interrupt from None  # the interrupt's own traceback, not Typer's exit

@@ -299,3 +299,30 @@ def test_ctrl_c_exits_130_with_the_trainers_message(tmp_path: Path, forwarded: b
     assert result.returncode == 130, result.stderr
     assert "interrupted at step 7; saved CKPT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "code"), [(["list"], 0), (["fit", "no_such_model"], 2)])
+def test_the_command_leaves_the_process_group_only_after_success(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], code: int
+) -> None:
+    # under accelerate launch every process must reach finish_processes' barrier, so a
+    # command that failed (its peers may still be working or failed elsewhere) skips it
+    import latentinfer.cli as cli
+
+    calls: list[bool] = []
+    monkeypatch.setattr(cli, "finish_processes", lambda: calls.append(True))
+    monkeypatch.setattr(sys, "argv", ["latentinfer", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert (exit_info.value.code or 0) == code
+    assert calls == ([True] if code == 0 else [])
+
+
+def test_finish_processes_is_a_no_op_without_a_process_group() -> None:
+    import torch.distributed as dist
+
+    from latentinfer.core import finish_processes
+
+    assert not dist.is_initialized()
+    finish_processes()
+    assert not dist.is_initialized()

@@ -2,7 +2,9 @@
 
 Fits a small VAE for a fixed number of steps with an effective batch of 32 rows: one
 process accumulates 2 micro-batches, two processes take one micro-batch each. Writes the
-per-step training losses and the final weights (main process only).
+per-step training losses and the final weights (main process only). A TensorBoard tracker
+runs on the main process: ending it must leave that process's group to the end of the
+script, where every process leaves together.
 """
 
 import json
@@ -15,7 +17,7 @@ torch.set_num_threads(1)
 
 from accelerate import PartialState  # noqa: E402
 
-from latentinfer.core import TrainConfig, train  # noqa: E402
+from latentinfer.core import TrainConfig, finish_processes, train  # noqa: E402
 from latentinfer.core.metrics import read_metrics  # noqa: E402
 from latentinfer.vae import VAE  # noqa: E402
 
@@ -32,6 +34,7 @@ cfg = TrainConfig(
     device="cpu",
     patience=None,
     progress=False,
+    trackers=("tensorboard",),
 )
 result = train(model, data, cfg, seed=11, run_dir=out + ".run")
 state = PartialState()  # initialised by train's Accelerator
@@ -43,3 +46,4 @@ if state.is_main_process:
         json.dump(
             {"losses": losses, "val": val, "params": params, "processes": state.num_processes}, fh
         )
+finish_processes()  # leave the process group together: a process that exits first can abort

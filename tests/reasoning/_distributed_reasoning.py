@@ -32,6 +32,7 @@ torch.set_num_threads(1)
 
 from accelerate import PartialState  # noqa: E402
 
+from latentinfer.core import finish_processes  # noqa: E402
 from latentinfer.core.metrics import read_metrics  # noqa: E402
 from latentinfer.reasoning import grpo as grpo_mod  # noqa: E402
 from latentinfer.reasoning import star as star_mod  # noqa: E402
@@ -187,3 +188,4 @@ if state.is_main_process:
             },
             fh,
         )
+finish_processes()  # leave the process group together: a process that exits first can abort

@@ -12,6 +12,7 @@ from latentinfer.core.errors import (
     ValidationError,
 )
 from latentinfer.core.output import LossOutput
+from latentinfer.core.processes import finish_processes
 from latentinfer.core.seeding import derive_seed, make_generator, resolve_seed, rng_scope
 from latentinfer.core.trainer import TrainResult, TrainState, train
 
@@ -28,6 +29,7 @@ __all__ = [
     "TrainState",
     "ValidationError",
     "derive_seed",
+    "finish_processes",
     "latest_checkpoint",
     "load_checkpoint",
     "make_generator",

@@ -879,7 +879,10 @@ class _Loop:
             if self.metrics is not None:
                 self.metrics.close()
             if cfg.trackers and self.main:
-                self.acc.end_training()
+                # not acc.end_training(): it also destroys this process's group, on the main
+                # process alone, while the others still use theirs (and a later fit would too)
+                for tracker in self.acc.trackers:
+                    tracker.finish()
         if cfg.restore_best and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
         self._tick()
