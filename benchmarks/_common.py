@@ -71,6 +71,31 @@ def write_result(name: str, args: argparse.Namespace, payload: dict[str, Any]) -
     return out
 
 
+def cpu_info() -> dict[str, Any]:
+    """The CPU model and whether it multiplies bfloat16 natively (AVX512-BF16 or AMX).
+
+    Without either, oneDNN emulates bf16 products and the bf16 row is much slower than fp32:
+    the numbers of that row depend on the machine far more than the fp32 comparison does.
+    """
+    import torch
+
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "model": model,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+    }
+
+
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     """A plain-text table."""
     cells = [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in r] for r in rows]

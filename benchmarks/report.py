@@ -733,8 +733,8 @@ def hgf_speed(d: dict[str, Any]) -> str:
             "100,000 steps and (d) 200 gradient-descent steps on one series, where pyhgf runs at "
             "the latency of the serial update chain. pyhgf runs its fastest path (`jax.jit` of "
             "its scan, `vmap`, `value_and_grad`), both sides at 1 thread, 2-level continuous HGF.",
-            f"**Result**: {met} of {len(d['results'])} targets met (judged on the fastest calls; "
-            f"medians beside them). "
+            f"**Result**{_hgf_machine(d)}: {met} of {len(d['results'])} targets met (judged on "
+            f"the fastest calls; medians beside them). "
             + (f"Not met: {missed}. " if missed else "")
             + (
                 f"At the margin, met by the fastest calls but not by the medians: {margin}. "
@@ -771,8 +771,46 @@ def hgf_speed(d: dict[str, Any]) -> str:
             + _hgf_estimate_note(physics),
             _table(["quantity", "value"], phys),
             _footer(d),
+            *_hgf_other_machine(d),
         ]
     )
+
+
+def _hgf_machine(d: dict[str, Any]) -> str:
+    """' on CPU (kernel: ...)' from a result that records them; '' from an older one."""
+    cpu, kernel = d.get("cpu"), d.get("kernel")
+    if not cpu:
+        return ""
+    what = f" on {cpu['model']}"
+    if kernel:
+        what += f" (kernel: {kernel['chains']} chains of {kernel['vector_bytes']}-byte vectors)"
+    return what
+
+
+def _hgf_other_machine(d: dict[str, Any]) -> list[str]:
+    """The ratios of the committed run on the other benchmark machine, if there is one."""
+    other = _load("hgf_speed_intel_xeon")
+    if other is None:
+        return []
+
+    def pyhgf_ms(res: dict[str, Any]) -> float:
+        row = next(r for r in res["results"] if r["workload"] == "c" and r["dtype"] == "float32")
+        return float(row["pyhgf_seconds"]) * 1e3
+
+    cells = "; ".join(
+        f"{r['workload']} {r['dtype']} {r['speedup']:.2f}×{'' if r['met'] else ' (not met)'}"
+        for r in other["results"]
+    )
+    met = sum(r["met"] for r in other["results"])
+    return [
+        "The same benchmark on the other machine this project's sessions ran on, an Intel Xeon "
+        "with AVX-512 (kernel: 4 chains of 32-byte vectors, which that CPU still gets; an "
+        f"earlier commit, `benchmarks/results/hgf_speed_intel_xeon.json`): {met} of "
+        f"{len(other['results'])} met, fastest-call ratios {cells}. pyhgf's own times differ "
+        f"between the two machines as much as ours do (c float32: {pyhgf_ms(other):.2f} ms "
+        f"there, {pyhgf_ms(d):.2f} ms here), so each ratio holds for its machine.",
+        _footer(other),
+    ]
 
 
 def _which(flags: dict[str, bool]) -> str:

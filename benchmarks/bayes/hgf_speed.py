@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 
-from _common import print_table, setup, write_result
+from _common import cpu_info, print_table, setup, write_result
 
 TARGETS = {"a": ("≤ 1.5× slower", 1 / 1.5), "b": ("≥ 2× faster", 2.0), "c": ("≥ 2× faster", 2.0),
            "d": ("≤ 1.5× slower", 1 / 1.5), "e": ("≥ 2× faster", 2.0)}  # fmt: skip
@@ -247,6 +247,8 @@ def main() -> None:
             "pyhgf": pyhgf_version,
             "jax": jax.__version__,
             "glibc_keeps_freed_memory": keep_memory,
+            "cpu": cpu_info(),
+            "kernel": {"chains": native.VECTORS, "vector_bytes": native.VECTOR_BYTES},
             "lr": lr,
             "results": results,
             "physics": physics,

@@ -56,7 +56,7 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
-from _common import print_table, setup, write_result
+from _common import cpu_info, print_table, setup, write_result
 from latentinfer.core.denormals import flushing_denormals
 from latentinfer.inference import iwae_bound
 from latentinfer.vae import VAE
@@ -233,29 +233,6 @@ def held_out_nll(model: nn.Module, xte: np.ndarray, seed: int) -> float:
     model.eval()
     torch.manual_seed(10_000 + seed)
     return float(-iwae_bound(model, torch.from_numpy(xte), k=K_IWAE).mean())
-
-
-def cpu_info() -> dict:
-    """The CPU model and whether it multiplies bfloat16 natively (AVX512-BF16 or AMX).
-
-    Without either, oneDNN emulates bf16 products and the bf16 row is much slower than fp32:
-    the numbers of that row depend on the machine far more than the fp32 comparison does.
-    """
-    model, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {
-        "model": model,
-        "capability": torch.backends.cpu.get_cpu_capability(),
-        "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
-    }
 
 
 def matmul_gflops(dtype: torch.dtype, reps: int = 2000) -> float:

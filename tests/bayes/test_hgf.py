@@ -484,3 +484,44 @@ def test_gpu_filter_matches_cpu() -> None:  # pragma: no cover - no GPU in CI
     gpu = HGF().filter(u.cuda())
     assert gpu.backend == "eager"
     torch.testing.assert_close(gpu.log_likelihood.cpu(), cpu.log_likelihood, rtol=1e-10, atol=0)
+
+
+def test_vector_bytes_follow_the_cpu_and_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LATENTINFER_HGF_VECTOR_BYTES", raising=False)
+    cpu = native._cpu_id()
+    assert native._vector_bytes() == (64 if " avx512f" in cpu and "AuthenticAMD" in cpu else 32)
+    monkeypatch.setenv("LATENTINFER_HGF_VECTOR_BYTES", "64")
+    assert native._vector_bytes() == 64
+    for bad in ("16", "128", "wide"):
+        monkeypatch.setenv("LATENTINFER_HGF_VECTOR_BYTES", bad)
+        with pytest.raises(ConfigError, match="LATENTINFER_HGF_VECTOR_BYTES must be 32 or 64"):
+            native._vector_bytes()
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernels_of_32_and_64_byte_vectors_agree_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, dtype: torch.dtype
+) -> None:
+    # each lane runs the same IEEE operations whatever the vector width (AVX-512 or two
+    # halves of it elsewhere): beliefs, surprise and gradient must be identical. 150 series:
+    # full blocks and a partial one at either width; 45 steps: a ragged last chunk
+    hgf = HGF(n_levels=2, tonic_volatility={"1": -3.0, "2": -4.0})
+    u = torch.tensor(_walk(45, 8, batch=150), dtype=dtype)
+    free = ["tonic_volatility_1", "tonic_volatility_2"]
+    runs = []
+    for vector_bytes in (32, 64):
+        monkeypatch.setattr(native, "VECTOR_BYTES", vector_bytes)
+        native.compile_kernel.cache_clear()
+        f = hgf.filter(u, backend="native")
+        grad = hgf.value_and_grad(u, free=free, dtype=dtype, backend="native")
+        runs.append((f, grad))
+    native.compile_kernel.cache_clear()  # leave no kernel of the patched width behind
+    (a, ga), (b, gb) = runs
+    assert torch.equal(a.log_likelihood, b.log_likelihood)
+    for node, beliefs in a.node_trajectories.items():
+        for q, v in beliefs.items():
+            assert torch.equal(torch.as_tensor(v), torch.as_tensor(b.node_trajectories[node][q]))
+    assert torch.equal(torch.as_tensor(ga.value), torch.as_tensor(gb.value))
+    for name in free:
+        assert torch.equal(torch.as_tensor(ga.grad[name]), torch.as_tensor(gb.grad[name]))

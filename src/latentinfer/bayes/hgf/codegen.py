@@ -8,7 +8,7 @@ trajectory. Expressions of the parameters alone are computed once per block.
 
 A kernel filters a block of ``W`` series at a time; their state lives in small per-lane
 arrays. The *vector* kernel writes every per-step statement ``K`` times, once per vector of
-lanes (GCC/Clang vector extensions, 32-byte vectors), interleaved, so that ``K``
+lanes (GCC/Clang vector extensions, 32- or 64-byte vectors), interleaved, so that ``K``
 independent dependency chains are in flight and the step runs at the machine's throughput
 rather than its latency. The *scalar* kernel (one series) is a single dependency chain.
 Inputs are batch-major, ``(batch, time)``, copied into small lane-major buffers once per
@@ -50,7 +50,7 @@ __all__ = ["CHUNK", "TRAJECTORY", "KernelSpec", "generate", "source"]
 
 #: Time steps per chunk of buffered inputs and outputs.
 CHUNK = 16
-#: Bytes per vector in the vector kernel.
+#: Bytes per vector in the vector kernel, unless :func:`source` is told otherwise.
 VECTOR_BYTES = 32
 
 
@@ -112,8 +112,9 @@ def _layout(s: Structure) -> list[tuple[int, str]]:
     return [(i, q) for i in s.state_nodes for q in ("mean", "variance")]
 
 
-def generate(spec: KernelSpec, name: str, width: int) -> str:
-    """The C source of kernel ``name`` for ``width`` lanes per block (1: the scalar one)."""
+def generate(spec: KernelSpec, name: str, width: int, vector_bytes: int = VECTOR_BYTES) -> str:
+    """The C source of kernel ``name`` for ``width`` lanes per block (1: the scalar one),
+    in vectors of ``vector_bytes`` (32 or 64)."""
     s = spec.structure
     k = len(spec.grad)
     em = Emitter(k)
@@ -215,7 +216,7 @@ def generate(spec: KernelSpec, name: str, width: int) -> str:
     kern.finish += [
         f"if (final_state) final_state[{si} * B + b0 + l] = S{si}[l];" for si in range(kern.n_state)
     ]
-    return _render(spec, name, width, kern)
+    return _render(spec, name, width, kern, vector_bytes)
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -269,7 +270,7 @@ class _Renderer:
         return f"{a[0]} {op.kind} {a[1]}"
 
 
-def _render(spec: KernelSpec, name: str, width: int, kern: _Kernel) -> str:
+def _render(spec: KernelSpec, name: str, width: int, kern: _Kernel, vector_bytes: int) -> str:
     em, k, s = kern.em, len(spec.grad), spec.structure
     vector = width > 1
     r = _Renderer(vector)
@@ -338,7 +339,7 @@ def _render(spec: KernelSpec, name: str, width: int, kern: _Kernel) -> str:
     if spec.response and not vector:
         reads.append("const real y = Y[tc][l];")
 
-    n_vec = [None] if not vector else list(range(width * _size(spec.dtype) // VECTOR_BYTES))
+    n_vec = [None] if not vector else list(range(width * _size(spec.dtype) // vector_bytes))
     typ = "vreal" if vector else "real"
 
     def stmt(kind: str, dest: Any, value: Any, kk: int | None) -> str:
@@ -445,8 +446,9 @@ def _size(dtype: str) -> int:
     return 8 if dtype == "double" else 4
 
 
-def source(specs: Sequence[tuple[KernelSpec, str, int]]) -> str:
-    """One C translation unit holding the given kernels (all of one dtype)."""
+def source(specs: Sequence[tuple[KernelSpec, str, int]], vector_bytes: int = VECTOR_BYTES) -> str:
+    """One C translation unit holding the given kernels (all of one dtype), in vectors of
+    ``vector_bytes`` (32 or 64)."""
     real = specs[0][0].dtype
-    body = [generate(spec, nm, w) for spec, nm, w in specs]
-    return prelude(real, VECTOR_BYTES) + "\n".join(body) + "\n"
+    body = [generate(spec, nm, w, vector_bytes) for spec, nm, w in specs]
+    return prelude(real, vector_bytes) + "\n".join(body) + "\n"

@@ -139,11 +139,22 @@ typedef LI_INT vmask __attribute__((vector_size(LI_VB)));
 #define LI_SEL(m, a, b) __builtin_ia32_blendvps256((b), (a), (vreal)(m))
 #define LI_MIN(a, b) __builtin_ia32_minps256((a), (b))
 #define LI_MAX(a, b) __builtin_ia32_maxps256((a), (b))
-#else /* b ^ ((a ^ b) & m): three bit operations */
-#define LI_MIN(a, b) LI_SEL((a) < (b), (a), (b))
-#define LI_MAX(a, b) LI_SEL((a) > (b), (a), (b))
+#else /* b ^ ((a ^ b) & m): three bit operations (one vpternlog with AVX-512) */
 #define LI_SEL(m, a, b) \
     ((vreal)(((vuint)(b)) ^ ((((vuint)(a)) ^ ((vuint)(b))) & ((vuint)(m)))))
+#if defined(__AVX512F__) && LI_VB == 64
+#include <immintrin.h>
+#ifdef LI_DOUBLE
+#define LI_MIN(a, b) ((vreal)_mm512_min_pd((__m512d)(a), (__m512d)(b)))
+#define LI_MAX(a, b) ((vreal)_mm512_max_pd((__m512d)(a), (__m512d)(b)))
+#else
+#define LI_MIN(a, b) ((vreal)_mm512_min_ps((__m512)(a), (__m512)(b)))
+#define LI_MAX(a, b) ((vreal)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#endif
+#else
+#define LI_MIN(a, b) LI_SEL((a) < (b), (a), (b))
+#define LI_MAX(a, b) LI_SEL((a) > (b), (a), (b))
+#endif
 #endif
 #define LI_AND(a, b) ((a) & (b))
 #define LI_VBITS(x) ((vuint)(x))
@@ -153,6 +164,14 @@ typedef LI_INT vmask __attribute__((vector_size(LI_VB)));
 #define LI_STREAM(p, v) _mm256_stream_pd((p), (__m256d)(v))
 #else
 #define LI_STREAM(p, v) _mm256_stream_ps((p), (__m256)(v))
+#endif
+#define LI_FENCE() _mm_sfence()
+#elif defined(__AVX512F__) && LI_VB == 64
+#include <immintrin.h>
+#ifdef LI_DOUBLE
+#define LI_STREAM(p, v) _mm512_stream_pd((p), (__m512d)(v))
+#else
+#define LI_STREAM(p, v) _mm512_stream_ps((p), (__m512)(v))
 #endif
 #define LI_FENCE() _mm_sfence()
 #else
