@@ -788,7 +788,7 @@ def main() -> None:
     except (KeyboardInterrupt, SystemExit) as exc:
         interrupt = _interrupt(exc)
         if interrupt is None:
-            if isinstance(exc, SystemExit) and not exc.code:
+            if isinstance(exc, SystemExit) and exc.code in (None, 0):
                 finish_processes()  # under accelerate launch: leave the process group together
             raise
         if os.environ.get("LATENTINFER_DEBUG"):

@@ -510,13 +510,15 @@ def test_kernels_of_32_and_64_byte_vectors_agree_bit_for_bit(
     u = torch.tensor(_walk(45, 8, batch=150), dtype=dtype)
     free = ["tonic_volatility_1", "tonic_volatility_2"]
     runs = []
-    for vector_bytes in (32, 64):
-        monkeypatch.setattr(native, "VECTOR_BYTES", vector_bytes)
-        native.compile_kernel.cache_clear()
-        f = hgf.filter(u, backend="native")
-        grad = hgf.value_and_grad(u, free=free, dtype=dtype, backend="native")
-        runs.append((f, grad))
-    native.compile_kernel.cache_clear()  # leave no kernel of the patched width behind
+    try:
+        for vector_bytes in (32, 64):
+            monkeypatch.setattr(native, "VECTOR_BYTES", vector_bytes)
+            native.compile_kernel.cache_clear()
+            f = hgf.filter(u, backend="native")
+            grad = hgf.value_and_grad(u, free=free, dtype=dtype, backend="native")
+            runs.append((f, grad))
+    finally:
+        native.compile_kernel.cache_clear()  # leave no kernel of the patched width behind
     (a, ga), (b, gb) = runs
     assert torch.equal(a.log_likelihood, b.log_likelihood)
     for node, beliefs in a.node_trajectories.items():

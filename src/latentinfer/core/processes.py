@@ -11,7 +11,8 @@ def finish_processes() -> None:
     while its peers still hold their gloo connections can abort at interpreter shutdown
     (``SIGABRT``), and the launcher then kills the others. Does nothing in one process or
     when no process group was set up; call it only on success, since a process that failed
-    would wait here for peers that never arrive.
+    would wait here for peers that never arrive. If a peer died before reaching it, the
+    barrier raises (gloo's error or timeout) instead of returning.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

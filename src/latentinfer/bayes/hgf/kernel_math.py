@@ -4,7 +4,7 @@
 library calls), branch-free, so the compiler vectorises them; both are accurate to about
 one ulp in double (1e-16 relative) and float, keep IEEE special values (NaN, ±inf,
 subnormals) and evaluate their polynomials by Estrin's scheme for short latency. The
-``_v`` variants compute the same on 32-byte vectors (GCC/Clang vector extensions).
+``_v`` variants compute the same on 32- or 64-byte vectors (GCC/Clang vector extensions).
 """
 
 from __future__ import annotations

@@ -65,10 +65,11 @@ def _vector_bytes() -> int:
     AVX-512, else 32.
 
     Measured with 1 thread (workloads b, c and e of ``benchmarks/bayes/hgf_speed.py``): on
-    an AMD EPYC with AVX-512 (full-width 512-bit units), 4 chains of 64 bytes ran the
-    surprise-only filters 1.6-1.8x and the float32 gradient 1.5x faster than 4 chains of 32
-    bytes, the belief-storing filters at about the same speed. The Intel Xeon keeps the 32
-    bytes it was tuned with. ``$LATENTINFER_HGF_VECTOR_BYTES`` (32 or 64) overrides it.
+    an AMD EPYC with AVX-512, 4 chains of 64 bytes ran the surprise-only filters 1.6-1.8x
+    and the float32 gradient 1.5x faster than 4 chains of 32 bytes, the belief-storing
+    filters at about the same speed; 8 chains of 32 bytes (as many lanes as 4 of 64) ran
+    float32 (c) in 1.18 ms, against 0.71-0.82 ms. The Intel Xeon keeps the 32 bytes it was
+    tuned with. ``$LATENTINFER_HGF_VECTOR_BYTES`` (32 or 64) overrides it.
     """
     env = os.environ.get("LATENTINFER_HGF_VECTOR_BYTES")
     if env:
