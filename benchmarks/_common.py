@@ -72,10 +72,11 @@ def write_result(name: str, args: argparse.Namespace, payload: dict[str, Any]) -
 
 
 def cpu_info() -> dict[str, Any]:
-    """The CPU model and whether it multiplies bfloat16 natively (AVX512-BF16 or AMX).
+    """The CPU model, PyTorch's CPU capability, and whether the CPU multiplies bfloat16
+    natively (AVX512-BF16 or AMX), for a result file: speed ratios hold for their machine.
 
-    Without either, oneDNN emulates bf16 products and the bf16 row is much slower than fp32:
-    the numbers of that row depend on the machine far more than the fp32 comparison does.
+    Without native bf16, oneDNN emulates bf16 products and a bf16 row is much slower than
+    fp32: its numbers depend on the machine far more than an fp32 comparison does.
     """
     import torch
 

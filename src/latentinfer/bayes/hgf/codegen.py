@@ -50,8 +50,6 @@ __all__ = ["CHUNK", "TRAJECTORY", "KernelSpec", "generate", "source"]
 
 #: Time steps per chunk of buffered inputs and outputs.
 CHUNK = 16
-#: Bytes per vector in the vector kernel, unless :func:`source` is told otherwise.
-VECTOR_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def _layout(s: Structure) -> list[tuple[int, str]]:
     return [(i, q) for i in s.state_nodes for q in ("mean", "variance")]
 
 
-def generate(spec: KernelSpec, name: str, width: int, vector_bytes: int = VECTOR_BYTES) -> str:
+def generate(spec: KernelSpec, name: str, width: int, vector_bytes: int) -> str:
     """The C source of kernel ``name`` for ``width`` lanes per block (1: the scalar one),
     in vectors of ``vector_bytes`` (32 or 64)."""
     s = spec.structure
@@ -446,7 +444,7 @@ def _size(dtype: str) -> int:
     return 8 if dtype == "double" else 4
 
 
-def source(specs: Sequence[tuple[KernelSpec, str, int]], vector_bytes: int = VECTOR_BYTES) -> str:
+def source(specs: Sequence[tuple[KernelSpec, str, int]], vector_bytes: int) -> str:
     """One C translation unit holding the given kernels (all of one dtype), in vectors of
     ``vector_bytes`` (32 or 64)."""
     real = specs[0][0].dtype

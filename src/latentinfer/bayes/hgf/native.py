@@ -139,8 +139,8 @@ def _cpu_id() -> str:
 
 #: Vectors per block of the vector kernel (:func:`_chains`).
 VECTORS = _chains()
-#: Bytes per vector (:func:`_vector_bytes`): blocks of 32, 64 or 128 float lanes (half as
-#: many doubles).
+#: Bytes per vector (:func:`_vector_bytes`), which every generated kernel is told: blocks of
+#: 32, 64 or 128 float lanes (half as many doubles).
 VECTOR_BYTES = _vector_bytes()
 
 
