@@ -24,7 +24,7 @@ from latentinfer.core.validation import check_number
 CSV_HELP = (
     "A CSV of trials, one row per trial, with a header row. Columns: `input` (the "
     "observation; an empty cell or nan is a missing input, skipped as pyhgf's observed = 0; "
-    "blank lines are skipped, so a one-column file writes nan), "
+    "in a one-column file a blank line between trials is one), "
     "and optionally `observed` (1/0), `response` (the subject's response, for "
     "--response-model), `subject` (each subject is its own series) and `time_step` "
     "(positive; default 1). Rename them with --input-column, --response-column, "

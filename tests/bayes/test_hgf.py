@@ -234,6 +234,8 @@ def test_invalid_series_can_be_marked_while_the_others_are_kept() -> None:
         (np.zeros((2, 0)), ValidationError, "no time steps"),
         (np.zeros((1, 2, 3, 4)), ShapeError, "dimension"),
         (["a", "b"], ValidationError, "numbers"),
+        (np.array([0.1, 0.2], dtype=np.float16), ConfigError, "float16; the filter runs in"),
+        (torch.tensor([0.1, 0.2], dtype=torch.bfloat16), ConfigError, "bfloat16; the filter"),
     ],
 )
 def test_bad_inputs_get_clear_errors(inputs: object, error: type, pattern: str) -> None:
@@ -347,6 +349,8 @@ def test_unknown_names_and_out_of_domain_parameters_get_clear_errors() -> None:
         HGF().set_parameter("tonic_volatilty_2", -3.0)
     with pytest.raises(ConfigError, match="initial_mean: unknown level '4'"):
         HGF(n_levels=3, initial_mean={"4": 0.0})
+    with pytest.raises(ConfigError, match=r"tonic_volatility takes a dict .*\{'2': -4\}"):
+        HGF(n_levels=2, tonic_volatility=-4)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="precision must be a positive"):
         HGF(initial_precision={"1": -1.0})
     with pytest.raises(ConfigError, match="input_precision must be positive"):

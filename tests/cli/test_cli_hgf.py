@@ -187,6 +187,19 @@ def test_read_trials_pads_subjects_and_names_positions(tmp_path: Path) -> None:
     assert trials.where(0, 1) == "subject 'x', trial 2 (line 4)"
 
 
+def test_a_blank_line_in_a_one_column_file_is_a_missing_input(tmp_path: Path) -> None:
+    from latentinfer.bayes.hgf.trials import read_trials
+
+    data = tmp_path / "one.csv"
+    data.write_text("input\n0.1\n\n0.2\n \n0.3\n\n\n")  # two gaps, trailing blanks ignored
+    trials = read_trials(data)
+    assert trials.lengths == [5]
+    assert trials.observed[0].tolist() == [1.0, 0.0, 1.0, 0.0, 1.0]
+    assert trials.lines[0].tolist() == [2, 3, 4, 5, 6]
+    data.write_text("input,time_step\n0.1,1\n\n0.2,1\n")  # several columns: skipped
+    assert read_trials(data).lengths == [2]
+
+
 @pytest.mark.parametrize(
     ("text", "args", "message"),
     [

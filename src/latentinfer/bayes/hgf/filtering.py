@@ -88,6 +88,11 @@ def check_inputs(
         )
         if not x.is_floating_point():
             x = x.to(torch.get_default_dtype())
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ConfigError(
+            f"{name} are {x.dtype}; the filter runs in torch.float32 or torch.float64. "
+            f"Convert them (e.g. {name}.float()) or pass dtype=torch.float32."
+        )
     single = x.ndim == 1
     n_in = len(structure.inputs)
     if x.ndim == 1:

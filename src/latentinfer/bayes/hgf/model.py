@@ -180,6 +180,12 @@ class HGF(Network):
 
 def _levels(values: Mapping[Any, Any] | None, name: str, accepted: range) -> dict[int, Any]:
     out: dict[int, Any] = {}
+    if values is not None and not isinstance(values, Mapping):
+        raise ConfigError(
+            f"{name} takes a dict from level to value, e.g. {{'2': {values!r}}}; got "
+            f"{type(values).__name__} {values!r}. Accepted levels: "
+            f"{', '.join(repr(str(k)) for k in accepted)}."
+        )
     for key, value in (values or {}).items():
         try:
             level = int(key)

@@ -5,8 +5,9 @@ Columns (by default; each can be renamed):
 
 - ``input``: the observation (several input columns for a network with several inputs).
   An empty cell, ``nan`` or ``NA`` is a missing input: it is skipped (pyhgf's
-  ``observed = 0``) and adds no surprise. Blank lines are skipped, so in a file of one
-  column a missing input must be written ``nan``.
+  ``observed = 0``) and adds no surprise. In a file of one column an empty cell is a blank
+  line: blank lines between trials are missing inputs there (blank lines after the last
+  trial are ignored); in a file of several columns blank lines are skipped.
 - ``observed`` (optional): 1 observed, 0 missing (pyhgf's mask), for all input columns.
 - ``response`` (optional): the subject's response; empty or ``nan`` is a missing response.
 - ``subject`` (optional): each subject is its own series, in order of first appearance;
@@ -112,7 +113,13 @@ def read_trials(
     with path.open(newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+        read = [(reader.line_num, row) for row in reader]
+    blank = [not any(c.strip() for c in row) for _, row in read]
+    if header and len(header) == 1:  # a blank line is the one column's empty cell
+        last = max((i for i, b in enumerate(blank) if not b), default=-1)
+        rows = [(line, row or [""]) for line, row in read[: last + 1]]
+    else:
+        rows = [r for r, b in zip(read, blank) if not b]
     if not header:
         raise ValidationError(f"{where} is empty; it needs a header row and one row per trial.")
     fields = [h.strip() for h in header]
