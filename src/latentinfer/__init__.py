@@ -11,6 +11,7 @@ from latentinfer.core.errors import (
     NonFiniteError,
     NotFittedError,
     ShapeError,
+    UnknownKeyError,
     ValidationError,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "NonFiniteError",
     "NotFittedError",
     "ShapeError",
+    "UnknownKeyError",
     "ValidationError",
     "__version__",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape  # messages and tables may hold brackets: E[z|x]
 from rich.table import Table
@@ -443,7 +444,22 @@ def _fit_run(
     return summary
 
 
-@app.command("fit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+class _FitCommand(typer.core.TyperCommand):
+    """``fit``, whose ``--help`` after a method fitted by a family's own command (``fit hgf
+    --help``) shows that command's help rather than the VAE options of ``fit`` itself."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click.Context
+        if args and args[0] in FAMILY_FIT and "--help" in args[1:]:
+            _run_command([*FAMILY_FIT[args[0]][0], "--help"])
+        return super().parse_args(ctx, args)
+
+
+@app.command(
+    "fit",
+    cls=_FitCommand,
+    short_help="Fit a model on a data set into a run folder (fit hgf|vluci|cevae|trice... too).",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def fit(
     ctx: typer.Context,
     model: Annotated[
@@ -649,7 +665,11 @@ def _benchmark_scripts() -> dict[str, Path]:
     return found
 
 
-@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "bench",
+    short_help="Run a benchmark script from benchmarks/ (omit NAME to list them).",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def bench(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Benchmark name (omit to list them).")] = None,

@@ -38,6 +38,9 @@ _CLI_TERMS = (
     ("(fix or drop a parameter, or add a prior)", "(--free fewer parameters, or add a --prior)"),
     ("unknown parameter name", "--free: unknown parameter name"),
     ("(net.set_parameter)", "(--param NAME=VALUE)"),
+    ("response_model='unit_square_sigmoid'", "--response-model unit_square_sigmoid"),
+    ("a binary HGF (HGF.binary3)", "a binary HGF (--model binary3)"),
+    ("response_model='gaussian'", "--response-model gaussian"),
     ("filter them to see where the beliefs break (net.filter(...))",
      "run `latentinfer hgf filter` with them to see where the beliefs break"),
     (", or pass on_invalid='mark' to keep the other series", ""),
@@ -110,6 +113,14 @@ def _setup(
             f"--input-column: {layout} has {n} input(s); got {len(given)} column(s) "
             f"({', '.join(given)})."
         )
+    seen = np.asarray(trials.inputs)[np.asarray(trials.observed) > 0]
+    if hgf.model_type == "continuous" and seen.size > 1 and np.isin(seen, (0, 1)).all():
+        console.print(
+            f"[yellow]warning:[/yellow] every input is 0 or 1, and --model {layout} treats "
+            "them as continuous numbers; for binary outcomes pass --model binary3 (or "
+            "binary2).",
+            highlight=False,
+        )
     return trials, resp_col, params, hgf
 
 
@@ -123,7 +134,8 @@ def _parse_values(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
         try:
             values = [float(v) for v in parts]
         except ValueError:
-            raise ConfigError(f"{flag} {key}: {raw!r} is not a number (or loc,scale).") from None
+            accepted = "LOC,SCALE (two numbers)" if flag == "--prior" else "a number"
+            raise ConfigError(f"{flag} {key}: {raw!r} is not {accepted}.") from None
         out[key] = values[0] if len(values) == 1 else tuple(values)
     return out
 
@@ -207,11 +219,12 @@ def _write_results(folder: Path, trials: Any, result: Any, title: str) -> list[P
 
     _write_beliefs(folder / "beliefs.csv", trials, result)
     first = trials.subjects[0]
+    trial_axis: dict[str, Any] = {"first_step": 1, "step_label": "trial"}  # as beliefs.csv
     return [
         plot_trajectories(result, folder / "figures" / "beliefs.png", series=0,
-                          title=f"{title} (subject {first})"),
+                          title=f"{title} (subject {first})", **trial_axis),
         plot_surprise(result, folder / "figures" / "surprise.png",
-                      series_names=trials.subjects),
+                      series_names=trials.subjects, **trial_axis),
     ]  # fmt: skip
 
 
@@ -236,7 +249,7 @@ _Params = Annotated[
 _RunDir = Annotated[Path | None, typer.Option(help="Run folder (default: runs/hgf-DATA).")]
 
 
-@app.command("fit")
+@app.command("fit", short_help="Fit an HGF to each subject; write parameters, beliefs and figures.")
 def fit(
     data: _Data,
     model: _Layout = "continuous2",
@@ -360,7 +373,9 @@ def fit(
         console.print(f"figure: {p}")
 
 
-@app.command("filter")
+@app.command(
+    "filter", short_help="Filter each subject under given parameters; write beliefs and figures."
+)
 def filter_(
     data: _Data,
     model: _Layout = "continuous2",
@@ -478,10 +493,10 @@ def _write_beliefs(path: Path, trials: Any, result: Any) -> None:
                 w.writerow(row)
 
 
-@app.command("simulate")
+@app.command("simulate", short_help="Simulate trials (and choices) from an HGF into a CSV.")
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="The CSV file to write.")],
-    model: _Layout = "binary3",
+    model: _Layout = "continuous2",
     steps: Annotated[int, typer.Option(help="Trials per subject.")] = 300,
     subjects: Annotated[int, typer.Option(help="Number of subjects.")] = 1,
     param: _Params = None,

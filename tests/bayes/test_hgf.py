@@ -11,7 +11,7 @@ import pytest
 import torch
 from scipy import stats
 
-from latentinfer import ConfigError, NonFiniteError, ShapeError, ValidationError
+from latentinfer import ConfigError, NonFiniteError, ShapeError, UnknownKeyError, ValidationError
 from latentinfer.bayes import HGF, Network
 from latentinfer.bayes.hgf import native
 
@@ -168,6 +168,16 @@ def test_beliefs_can_be_skipped_and_totals_remain() -> None:
     assert lean.surprise("pyhgf") == pytest.approx(full.surprise("pyhgf"), rel=1e-12)
     with pytest.raises(KeyError, match="beliefs=True"):
         lean.node_trajectories  # noqa: B018
+    # a key the result lacks is a KeyError that lists the keys it has
+    with pytest.raises(UnknownKeyError, match=r"has no 5; it has 0, 1, 2\.$"):
+        full.node_trajectories[5]
+    with pytest.raises(KeyError, match=r"\[1\] has no 'means'; it has .*Did you mean 'mean'"):
+        full.node_trajectories[1]["means"]
+    # a network of one input node keeps its beliefs too (it stores no state node's)
+    alone = Network().add_nodes().filter(u, beliefs=True)
+    assert alone.has_beliefs and not alone.stored
+    np.testing.assert_allclose(alone.node_trajectories[0]["value_prediction_error"], u)
+    assert alone.surprise_per_step().shape == (80,)
     np.testing.assert_allclose(
         full.surprise_per_step("nlpd").sum(), full.surprise("nlpd"), rtol=1e-12
     )
@@ -347,6 +357,12 @@ def test_other_arguments_are_checked() -> None:
 def test_unknown_names_and_out_of_domain_parameters_get_clear_errors() -> None:
     with pytest.raises(ConfigError, match=r"unknown parameter name 'tonic_volatilty_2'.*Did you"):
         HGF().set_parameter("tonic_volatilty_2", -3.0)
+    with pytest.raises(ConfigError, match="'omega_2' is the HGF papers' symbol; pyhgf's name is "
+                       "'tonic_volatility_2'"):  # fmt: skip
+        HGF().set_parameter("omega_2", -3.0)
+    with pytest.raises(ConfigError, match=r"'kappa' .* this model has volatility_coupling_1, "
+                       r"volatility_coupling_2\."):  # fmt: skip
+        HGF(n_levels=3).set_parameter("kappa_7", 1.0)
     with pytest.raises(ConfigError, match="initial_mean: unknown level '4'"):
         HGF(n_levels=3, initial_mean={"4": 0.0})
     with pytest.raises(ConfigError, match=r"tonic_volatility takes a dict .*\{'2': -4\}"):
@@ -415,7 +431,7 @@ def test_posterior_predictive_samples_have_the_predictive_mean() -> None:
         res.sample_predictive(3, time_steps=0.0)
 
 
-def test_figures_are_written(tmp_path: Path) -> None:
+def test_figures_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from latentinfer.plots import plot_surprise
 
     res = HGF(n_levels=3, model_type="binary").filter(_binary())
@@ -428,6 +444,15 @@ def test_figures_are_written(tmp_path: Path) -> None:
     seen[10:20] = 0
     u[10:20] = np.nan
     assert HGF().filter(u, observed=seen).plot_trajectories(tmp_path / "gap.png").is_file()
+    # the x axis may count trials from 1 (as the command line's beliefs.csv does)
+    from latentinfer.plots import hgf as hgf_plots
+
+    monkeypatch.setattr(hgf_plots, "_save", lambda fig, path: fig)
+    for plot in (many.plot_trajectories, lambda *a, **k: plot_surprise(many, *a, **k)):
+        fig = plot(tmp_path / "x.png", first_step=1, step_label="trial")
+        assert fig.axes[-1].get_xlabel() == "trial"
+        assert fig.axes[-1].lines[0].get_xdata()[[0, -1]].tolist() == [1, 50]
+    monkeypatch.undo()
     with pytest.raises(ConfigError, match=r"series=8 is out of range: the result holds 8"):
         many.plot_trajectories(tmp_path / "x.png", series=8)
     with pytest.raises(ConfigError, match=r"surprise=\('nlpd', 'pyhgf'\)"):

@@ -54,7 +54,8 @@ def test_simulate_then_fit_through_the_fit_command(tmp_path: Path) -> None:
     # replaces the earlier run, and writes summary.json (the completion mark) last
     again = runner.invoke(app, ["hgf", "simulate", "--out", str(data), "--steps", "5"])
     assert again.exit_code != 0 and len(_rows(data)) == 360
-    _ok(["hgf", "simulate", "--out", str(data), "--steps", "5", "--overwrite"])
+    _ok(["hgf", "simulate", "--out", str(data), "--steps", "5", "--model", "binary3",
+         "--overwrite"])  # fmt: skip
     assert len(_rows(data)) == 5
     out = _ok(["hgf", "fit", "--data", str(data), "--model", "binary3", "--run-dir", str(run)])
     assert "replacing the earlier HGF run (hgf fit)" in out
@@ -119,6 +120,32 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("hgf", "fit", "--data", "{csv}", "--response-model", "gaussian"), "needs responses"),
         (("hgf", "fit", "--data", "{csv}", "--param", "x"), "--param takes NAME=VALUE"),
         (("fit", "vae", "--data", "digits", "--model", "binary3"), "unknown option(s)"),
+        # the HGF papers' symbols point to pyhgf's names; bad numbers name what is accepted
+        (
+            ("hgf", "filter", "--data", "{csv}", "--param", "omega_2=1"),
+            "'omega_2' is the HGF papers' symbol; pyhgf's name is 'tonic_volatility_2'.",
+        ),
+        (
+            ("hgf", "filter", "--data", "{csv}", "--param", "tonic_volatility_2=abc"),
+            "--param tonic_volatility_2: 'abc' is not a number.",
+        ),
+        (
+            ("hgf", "fit", "--data", "{csv}", "--prior", "tonic_volatility_2=a,1"),
+            "'a,1' is not LOC,SCALE (two numbers).",
+        ),
+        (
+            (
+                "hgf",
+                "fit",
+                "--data",
+                "{csv}",
+                "--response-model",
+                "unit_square_sigmoid",
+                "--response-column",
+                "input",
+            ),
+            "use a binary HGF (--model binary3)",
+        ),
     ],
 )
 def test_bad_arguments_fail_in_one_line(
@@ -166,6 +193,32 @@ def test_filter_errors_name_the_subject_trial_and_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: subject '"), result.stderr
     assert "(line " in result.stderr and "x3's posterior precision" in result.stderr
     assert "series 0" not in result.stderr
+
+
+def test_binary_looking_inputs_and_a_duplicated_column(tmp_path: Path) -> None:
+    data, run = tmp_path / "coins.csv", tmp_path / "run"
+    # simulate and fit share their default layout (continuous2), so no flag is needed
+    _ok(["hgf", "simulate", "--out", str(data), "--steps", "30"])
+    assert "warning" not in _ok(["hgf", "filter", "--data", str(data), "--run-dir", str(run)])
+    # 0/1 inputs under a continuous layout run, with a warning that names the binary ones
+    _ok(["hgf", "simulate", "--out", str(data), "--steps", "30", "--model", "binary3",
+         "--overwrite"])  # fmt: skip
+    out = _ok(["hgf", "filter", "--data", str(data), "--run-dir", str(run)])
+    assert "warning: every input is 0 or 1" in out and "--model binary3" in out
+    out = _ok(["hgf", "filter", "--data", str(data), "--model", "binary3", "--run-dir", str(run)])
+    assert "warning" not in out
+    data.write_text("input,input\n0.1,0.2\n0.3,0.4\n")
+    bad = runner.invoke(app, ["hgf", "filter", "--data", str(data), "--run-dir", str(run)])
+    assert bad.exit_code != 0
+    assert "column 'input' appears 2 times in the header (columns 1, 2)" in str(bad.exception)
+
+
+def test_fit_help_of_a_family_method_is_that_commands_help() -> None:
+    shown = _ok(["fit", "hgf", "--help"])
+    assert "latentinfer hgf fit" in shown and "--response-model" in shown
+    assert "--latent-dim" not in shown  # not the VAE options of `fit` itself
+    assert "latentinfer causal fit" in _ok(["fit", "vluci", "--data", "x", "--help"])
+    assert "--latent-dim" in _ok(["fit", "ardvae", "--help"])
 
 
 def test_hgf_commands_have_help() -> None:

@@ -9,6 +9,7 @@ from latentinfer.core.errors import (
     NonFiniteError,
     NotFittedError,
     ShapeError,
+    UnknownKeyError,
     ValidationError,
 )
 from latentinfer.core.output import LossOutput
@@ -27,6 +28,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "UnknownKeyError",
     "ValidationError",
     "derive_seed",
     "finish_processes",

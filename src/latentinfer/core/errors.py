@@ -18,6 +18,7 @@ __all__ = [
     "NonFiniteError",
     "NotFittedError",
     "ShapeError",
+    "UnknownKeyError",
     "ValidationError",
 ]
 
@@ -32,6 +33,13 @@ class ValidationError(LatentInferError, ValueError):
 
 class ShapeError(ValidationError):
     """An array argument has the wrong number of dimensions or features."""
+
+
+class UnknownKeyError(ValidationError, KeyError):
+    """A mapping of results was indexed with a key it lacks; the message lists its keys."""
+
+    def __str__(self) -> str:  # KeyError's would quote the whole message
+        return str(self.args[0]) if self.args else ""
 
 
 class ConfigError(ValidationError):

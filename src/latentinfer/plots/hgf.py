@@ -27,6 +27,8 @@ def plot_trajectories(
     series: int = 0,
     kind: str = "nlpd",
     title: str = "HGF beliefs",
+    first_step: int = 0,
+    step_label: str = "step",
 ) -> Path:
     """One panel per node, top level first: the posterior mean with a ±1 sd band
     (sd = 1/√precision), the inputs on the input panel, and the per-step surprise below.
@@ -37,6 +39,8 @@ def plot_trajectories(
         series: which series of a batch to draw.
         kind: the surprise drawn in the bottom panel (``"nlpd"`` or ``"pyhgf"``).
         title: figure title.
+        first_step: the x-axis number of the first step (1 to count trials from 1).
+        step_label: the x-axis label.
 
     Returns:
         The path written.
@@ -57,7 +61,7 @@ def plot_trajectories(
     rows = len(state) + len(binary) + 1
     fig = Figure(figsize=(8.0, 1.8 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
-    steps = np.arange(result.inputs.shape[1])
+    steps = first_step + np.arange(result.inputs.shape[1])
 
     def observed_input(node: int) -> tuple[np.ndarray, np.ndarray]:
         """The steps where ``node``'s input was observed, and its values there."""
@@ -95,7 +99,7 @@ def plot_trajectories(
     surprise = _series(result.surprise_per_step(kind), series, sq)
     ax.plot(steps, surprise, color="tab:red", lw=0.8)
     ax.set_ylabel(f"surprise ({kind})")
-    ax.set_xlabel("step")
+    ax.set_xlabel(step_label)
     fig.suptitle(title)
     return _save(fig, path)
 
@@ -107,6 +111,8 @@ def plot_surprise(
     kind: str = "nlpd",
     title: str = "surprise per step",
     series_names: Any = None,
+    first_step: int = 0,
+    step_label: str = "step",
 ) -> Path:
     """Per-step surprise of every series in a batch (median and 10-90 % band for many).
 
@@ -116,6 +122,8 @@ def plot_surprise(
         kind: ``"nlpd"`` or ``"pyhgf"``.
         title: figure title.
         series_names: legend names of the series (default ``series 0``, ...).
+        first_step: the x-axis number of the first step (1 to count trials from 1).
+        step_label: the x-axis label.
 
     Returns:
         The path written.
@@ -123,7 +131,7 @@ def plot_surprise(
     per_step = np.atleast_2d(_series(result.surprise_per_step(kind), 0, True))
     fig = Figure(figsize=(8.0, 3.0), layout="constrained")
     ax = fig.add_subplot()
-    steps = np.arange(per_step.shape[1])
+    steps = first_step + np.arange(per_step.shape[1])
     if per_step.shape[0] <= 5:
         for b, row in enumerate(per_step):
             name = f"series {b}" if series_names is None else str(series_names[b])
@@ -134,7 +142,7 @@ def plot_surprise(
         ax.fill_between(steps, lo, hi, alpha=0.3, color="tab:red", label="10-90 %")
         ax.plot(steps, mid, color="tab:red", lw=1.0, label="median")
         ax.legend(fontsize=7)
-    ax.set_xlabel("step")
+    ax.set_xlabel(step_label)
     ax.set_ylabel(f"surprise ({kind}, nats)")
     ax.set_title(title)
     return _save(fig, path)

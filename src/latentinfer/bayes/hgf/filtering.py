@@ -370,6 +370,7 @@ def run_filter(
         stored=traj,
         stored_surprise=per_step,
         final=final,
+        kept_beliefs=beliefs,
     )
 
 

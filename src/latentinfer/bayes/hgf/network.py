@@ -29,6 +29,7 @@ import copy
 import difflib
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
@@ -213,6 +214,33 @@ def check_value(value: Any, *, name: str, positive: bool = False) -> Value:
     if positive and not bool((t > 0).all()):
         raise ConfigError(f"{name} must be positive; got a minimum of {float(t.min())!r}.")
     return t.detach() if t.ndim == 1 else float(t)
+
+
+#: The HGF papers' symbols for pyhgf's parameter names (``omega_2`` → ``tonic_volatility_2``).
+_SYMBOLS = {
+    "omega": "tonic_volatility",
+    "rho": "tonic_drift",
+    "kappa": "volatility_coupling",
+    "mu": "mean",
+    "pi": "precision",
+    "lambda": "autoconnection_strength",
+}
+
+
+def _symbol_hint(name: str, names: Mapping[str, Any]) -> str:
+    """`` 'omega_2' is the papers' symbol for 'tonic_volatility_2'; ...`` when ``name`` is
+    one of :data:`_SYMBOLS` with a level that ``names`` has, else ``""``."""
+    match = re.fullmatch(r"([a-z]+)_?(\d[\d_]*)", name.lower())
+    if match is None or match.group(1) not in _SYMBOLS:
+        return ""
+    prefix = _SYMBOLS[match.group(1)]
+    candidate = f"{prefix}_{match.group(2)}"
+    if candidate in names:
+        return f" {name!r} is the HGF papers' symbol; pyhgf's name is {candidate!r}."
+    levels = [n for n in names if n.startswith(prefix + "_")]
+    return f" {match.group(1)!r} is the HGF papers' symbol for pyhgf's {prefix}; this model " + (
+        f"has {', '.join(levels)}." if levels else "has none."
+    )
 
 
 class Network:
@@ -436,8 +464,10 @@ class Network:
             raise ConfigError(f"unknown parameter key {name!r}; accepted: {sorted(names)}.")
         if name in names:
             return names[name]
-        close = difflib.get_close_matches(str(name), list(names), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = _symbol_hint(str(name), names)
+        if not hint:
+            close = difflib.get_close_matches(str(name), list(names), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown parameter name {name!r}; accepted: {', '.join(names)}.{hint}")
 
     def key_name(self, key: ParamKey) -> str:

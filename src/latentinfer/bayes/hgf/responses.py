@@ -84,7 +84,8 @@ class ResponseModel:
         if kind == "unit_square_sigmoid" and not structure.nodes[node].is_binary:
             raise ConfigError(
                 "response_model='unit_square_sigmoid' reads a binary node's predicted "
-                f"probability; node {node} is continuous. Use 'gaussian'."
+                f"probability; node {node} is continuous. For binary choices use a "
+                "binary HGF (HGF.binary3); for continuous responses, response_model='gaussian'."
             )
         v = _DEFAULT[kind] if value is None else float(value)
         if not v > 0:

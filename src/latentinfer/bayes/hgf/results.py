@@ -11,8 +11,8 @@ import torch
 
 from latentinfer.bayes.hgf.network import ParamKey, Structure
 from latentinfer.bayes.hgf.step import NodeState, hgf_step
-from latentinfer.core.errors import ConfigError
-from latentinfer.core.validation import check_choice
+from latentinfer.core.errors import ConfigError, UnknownKeyError
+from latentinfer.core.validation import check_choice, did_you_mean
 
 __all__ = ["FilterResult"]
 
@@ -26,6 +26,20 @@ QUANTITIES = (
     "volatility_prediction_error",
     "effective_precision",
 )
+
+
+class _Keyed(dict):  # type: ignore[type-arg]
+    """A dict whose missing key raises an :class:`UnknownKeyError` that lists its keys."""
+
+    def __init__(self, items: Mapping[Any, Any], *, what: str) -> None:
+        super().__init__(items)
+        self.what = what
+
+    def __missing__(self, key: Any) -> Any:
+        keys = ", ".join(repr(k) for k in sorted(self, key=lambda k: (isinstance(k, str), k)))
+        raise UnknownKeyError(
+            f"{self.what} has no {key!r}; it has {keys}.{did_you_mean(key, self)}"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +66,8 @@ class FilterResult:
         backend: ``"native"`` or ``"eager"``.
         node_labels: per node, the model's name for it (an :class:`HGF`'s ``x1``, ``x2``,
             ... by pyhgf's levels); see :meth:`label`.
+        kept_beliefs: whether the filter was asked for per-step beliefs (``beliefs=True``;
+            a network of input nodes alone keeps them with nothing in ``stored``).
     """
 
     total_surprise: dict[str, Any]
@@ -69,6 +85,7 @@ class FilterResult:
     stored_surprise: Mapping[str, torch.Tensor] = field(default_factory=dict)
     final: Mapping[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     node_labels: Mapping[int, str] = field(default_factory=dict)
+    kept_beliefs: bool = False
 
     # ------------------------------------------------------------------ conversions
     def _out(self, t: torch.Tensor) -> Any:
@@ -112,7 +129,7 @@ class FilterResult:
 
     @property
     def has_beliefs(self) -> bool:
-        return bool(self.stored)
+        return self.kept_beliefs or bool(self.stored)
 
     def surprise_per_step(self, kind: str = "nlpd") -> Any:
         """Per-step surprise (summed over inputs); needs ``beliefs=True``."""
@@ -123,7 +140,7 @@ class FilterResult:
         return self._out(self._derived["surprise"][kind])
 
     def _need_beliefs(self) -> None:
-        if not self.stored:
+        if not self.has_beliefs:
             raise KeyError("per-step beliefs were not kept: filter with beliefs=True.")
 
     @functools.cached_property
@@ -172,12 +189,13 @@ class FilterResult:
         self._need_beliefs()
         out: dict[int, dict[str, Any]] = {}
         for i, quantities in self._derived["beliefs"].items():
-            out[i] = {
+            trajectories = {
                 q: self._out(torch.as_tensor(v).expand(self.inputs.shape[:2]))
                 for q, v in quantities.items()
                 if q in QUANTITIES
             }
-        return out
+            out[i] = _Keyed(trajectories, what=f"node_trajectories[{i}]")
+        return _Keyed(out, what="node_trajectories (one entry per node)")
 
     def sample_predictive(
         self,
@@ -195,14 +213,13 @@ class FilterResult:
             self, n_steps, n_samples=n_samples, time_steps=time_steps, seed=seed
         )
 
-    def plot_trajectories(
-        self, path: Any, *, series: int = 0, kind: str = "nlpd", title: str = "HGF beliefs"
-    ) -> Any:
-        """Write the beliefs-and-surprise figure (PNG); see
+    def plot_trajectories(self, path: Any, **options: Any) -> Any:
+        """Write the beliefs-and-surprise figure (PNG); ``options`` (``series``, ``kind``,
+        ``title``, ``first_step``, ``step_label``) as in
         :func:`latentinfer.plots.plot_trajectories`."""
         from latentinfer.plots.hgf import plot_trajectories
 
-        return plot_trajectories(self, path, series=series, kind=kind, title=title)
+        return plot_trajectories(self, path, **options)
 
     def final_beliefs(self) -> dict[int, tuple[Any, Any]]:
         """Per state node, ``(mean, precision)`` after the last step."""

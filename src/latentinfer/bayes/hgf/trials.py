@@ -127,13 +127,22 @@ def read_trials(
         raise ValidationError(f"{where} has a header but no trials.")
     inputs = list(input_columns or ["input"])
 
+    def unique(column: str) -> int:
+        at = [k + 1 for k, f in enumerate(fields) if f == column]
+        if len(at) > 1:
+            raise ValidationError(
+                f"{where}: column {column!r} appears {len(at)} times in the header (columns "
+                f"{', '.join(map(str, at))}); rename all but one."
+            )
+        return at[0] - 1
+
     def require(column: str, option: str) -> int:
         if column not in fields:
             raise ValidationError(
                 f"{names[option]} {column!r} is not a column of {str(path)!r}; its columns "
                 f"are {fields}."
             )
-        return fields.index(column)
+        return unique(column)
 
     in_idx = [require(c, "input_columns") for c in inputs]
     resp_idx = require(response_column, "response_column") if response_column else None
@@ -141,7 +150,7 @@ def read_trials(
     subj_idx = require(subj_col, "subject_column") if subj_col else None
     time_col = time_column or ("time_step" if "time_step" in fields else None)
     time_idx = require(time_col, "time_column") if time_col else None
-    obs_idx = fields.index(observed_column) if observed_column in fields else None
+    obs_idx = unique(observed_column) if observed_column in fields else None
 
     def cell(row: list[str], k: int) -> str:
         return row[k].strip() if k < len(row) else ""
