@@ -178,6 +178,10 @@ def test_fit_arguments_are_checked() -> None:
         hgf.fit(u, free=["tonic_volatility_2"], priors={"tonic_volatility_2": (0, -1)})
     with pytest.raises(ConfigError, match="without a response_model"):
         hgf.fit(u, np.zeros(50))
+    with pytest.raises(ConfigError, match=r"got parameter names \['tonic_volatility_2'\]; pass"):
+        hgf.fit(u, ["tonic_volatility_2"])  # free by position lands in responses
+    with pytest.raises(ConfigError, match="by keyword, free="):
+        hgf.value_and_grad(u, "tonic_volatility_2")
     with pytest.raises(ConfigError, match="needs responses"):
         hgf.fit(u, objective="response")
     with pytest.raises(ConfigError, match="reads a binary node"):

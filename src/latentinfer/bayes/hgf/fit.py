@@ -307,6 +307,13 @@ def _setup(
 ) -> _Setup:
     """Check a fit's arguments and build its objective."""
     check_choice(dtype, name="dtype", choices=(torch.float32, torch.float64))
+    if isinstance(responses, str) or (
+        isinstance(responses, (list, tuple)) and any(isinstance(r, str) for r in responses)
+    ):
+        raise ConfigError(
+            f"responses (the second argument) got parameter names {responses!r}; pass them "
+            "by keyword, free=[...], and responses (if any) shaped like the inputs."
+        )
     structure = net.structure()
     x, mask, _, _ = check_inputs(inputs, structure, dtype, observed=observed)
     if mask is not None and responses is None:
