@@ -63,8 +63,31 @@ RUN_CONFIG = "config.json"
 
 
 # ----------------------------------------------------------------------------- helpers
+def _number_list(raw: str) -> list[Any] | None:
+    """``"32,32"``, ``"(32, 32)"`` or ``"32,"`` → ``[32, 32]`` / ``[32]``; ``None`` unless
+    every comma-separated part is a number."""
+    body = raw.strip()
+    if body[:1] == "(" and body[-1:] == ")":
+        body = body[1:-1]
+    if "," not in body:
+        return None
+    parts = [p.strip() for p in body.split(",")]
+    if parts[-1] == "":
+        parts.pop()
+    try:
+        values = [json.loads(p) for p in parts]
+    except json.JSONDecodeError:
+        return None
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not values or not numbers:
+        return None
+    return values
+
+
 def _parse_options(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
-    """``["n=500", "flatten=false"]`` → ``{"n": 500, "flatten": False}`` (JSON values)."""
+    """``["n=500", "flatten=false", "hidden=32,32"]`` → ``{"n": 500, "flatten": False,
+    "hidden": [32, 32]}``: JSON values, with comma-separated numbers (``32,32``,
+    ``(32,32)``) read as a list; anything else is kept as a string."""
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -77,7 +100,8 @@ def _parse_options(pairs: list[str] | None, *, flag: str) -> dict[str, Any]:
             try:
                 out[key] = json.loads(raw)
             except json.JSONDecodeError:
-                out[key] = raw
+                numbers = _number_list(raw)
+                out[key] = raw if numbers is None else numbers
     return out
 
 
@@ -144,7 +168,10 @@ def check_model_options(
     flags)."""
     import inspect
 
-    accepted = [n for n in inspect.signature(cls).parameters if n not in internal]
+    accepted = [
+        n for n, p in inspect.signature(cls).parameters.items()
+        if n not in internal and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]  # fmt: skip
     unknown = sorted(set(options) - set(accepted) - set(internal))
     flags = [_MODEL_FLAGS[k] for k in unknown if k in _MODEL_FLAGS]
     if flags:
@@ -366,8 +393,8 @@ def _fit_run(
     seed: int,
     run_dir: Path,
     resume: bool,
-    iwae_k: int,
-    test_episodes: int = 1000,
+    iwae_k: int | None = None,
+    test_episodes: int | None = None,
     flagged_options: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     from latentinfer import data as data_mod
@@ -377,7 +404,16 @@ def _fit_run(
     model_cls = _model_class(model_name)
     from latentinfer.bayes.episodic import FewShotClassifier
 
-    if issubclass(model_cls, FewShotClassifier):  # learns from episodes, not a data matrix
+    few_shot = issubclass(model_cls, FewShotClassifier)
+    if few_shot and iwae_k is not None:
+        raise ConfigError(
+            f"--iwae-k applies to the latent-variable models (vae, ardvae, ...), not {model_name}."
+        )
+    if not few_shot and test_episodes is not None:
+        raise ConfigError(
+            f"--test-episodes applies to the few-shot models (niw_meta), not {model_name}."
+        )
+    if few_shot:  # learns from episodes, not a data matrix
         from latentinfer.cli_fewshot import fit_fewshot
 
         return fit_fewshot(
@@ -390,8 +426,9 @@ def _fit_run(
             seed=seed,
             run_dir=run_dir,
             resume=resume,
-            test_episodes=test_episodes,
+            test_episodes=1000 if test_episodes is None else test_episodes,
         )
+    iwae_k = 100 if iwae_k is None else iwae_k
     check_number(iwae_k, name="--iwae-k", low=1, integer=True)
     try:
         ds = data_mod.load(data_name, **data_options)
@@ -403,6 +440,9 @@ def _fit_run(
         check_trackers(model._train_config(train_options).trackers)
     except ConfigError as exc:
         raise ConfigError(flag_terms(str(exc))) from None
+    train_arrays = _dataset_arrays(train_ds, model_cls)
+    # the data's own errors (values outside the likelihood's support) before the run folder
+    model._as_data(train_arrays[0], list(train_arrays[1:]), fitting=True)
     config = {
         "model": model_name,
         "data": data_name,
@@ -415,9 +455,7 @@ def _fit_run(
     main = start_run(run_dir, config, resume=resume, model_cls=model_cls)
     start = time.perf_counter()
     try:
-        model.fit(
-            *_dataset_arrays(train_ds, model_cls), run_dir=run_dir, resume=resume, **train_options
-        )
+        model.fit(*train_arrays, run_dir=run_dir, resume=resume, **train_options)
     except ConfigError as exc:  # e.g. a resumed checkpoint past --epochs
         raise ConfigError(flag_terms(str(exc))) from None
     seconds = time.perf_counter() - start
@@ -503,10 +541,14 @@ def fit(
     resume: Annotated[
         bool, typer.Option(help="Continue from the run folder's last checkpoint.")
     ] = False,
-    iwae_k: Annotated[int, typer.Option(help="Importance samples for the held-out NLL.")] = 100,
+    iwae_k: Annotated[
+        int | None,
+        typer.Option(help="Importance samples for the held-out NLL.  [default: 100]"),
+    ] = None,
     test_episodes: Annotated[
-        int, typer.Option(help="Held-out episodes of a few-shot model (niw_meta).")
-    ] = 1000,
+        int | None,
+        typer.Option(help="Held-out episodes of a few-shot model (niw_meta).  [default: 1000]"),
+    ] = None,
 ) -> None:
     """Fit a model on a data set; write config, metrics, checkpoints and model to a run folder.
     `fit hgf --data FILE.csv --model binary3 ...` runs `latentinfer hgf fit` (see its

@@ -337,6 +337,15 @@ def test_treatment_levels_take_numpy_and_torch_scalars_and_zs_are_checked() -> N
     t2 = np.column_stack([t, z[:, 0]])
     ivl = IVL(aug, alpha=1.0).fit(y, t2, Z=z[:, 1:])  # IVL takes optional instruments
     assert ivl.ate(T0=np.int32(0), T1=torch.tensor(1.0)) == pytest.approx(ivl.coef_.sum())
+    # fitted without X, effects at new treatment values: any number of rows
+    new_t0, new_t1 = t2[:3], t2[:3] + np.array([1.0, -1.0])
+    np.testing.assert_allclose(
+        ivl.effect(T0=new_t0, T1=new_t1), np.full(3, ivl.coef_[0] - ivl.coef_[1])
+    )
+    lo3, hi3 = est.effect_interval(None, t[:3], t[:3] + 2.0)
+    assert lo3.shape == (3,) and bool(np.all(lo3 < want[:3])) and bool(np.all(want[:3] < hi3))
+    with pytest.raises(ShapeError, match=r"T1 must be .* shape \(3, 2\); got shape \(4, 2\)"):
+        ivl.effect(T0=new_t0, T1=t2[:4])
     with pytest.raises(ConfigError, match=r"gives no effect intervals; .*TwoStageLeastSquares"):
         ivl.effect_interval()
     with pytest.raises(ConfigError, match=r"TwoStageLeastSquares \(required\), IVL and Neu"):

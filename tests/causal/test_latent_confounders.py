@@ -93,6 +93,11 @@ def test_latent_model_contract_and_diagnostics(kind: str, tmp_path: Path) -> Non
     assert len(act.kl_per_dim) == k
     assert len(run_mean_vs_sampled(est, rows).labels) == k
     run_collapse(est, rows)
+    # transform and score take what latent_data returns, as the diagnostics do
+    codes = est.transform(rows)
+    assert isinstance(codes, torch.Tensor) == isinstance(x, torch.Tensor)
+    np.testing.assert_array_equal(np.asarray(codes), np.asarray(est.transform(x, *cond)))
+    assert est.score(rows, k=4) == est.score(x, *cond, k=4)
     # save/load keeps effects for new rows (the posterior from the covariates)
     path = est.save(tmp_path / "model")
     again = type(est).load(path)

@@ -198,6 +198,27 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         (("fit", "vae", "--data", "digits", "--latent-dim", "0"), "--latent-dim must lie"),
         (("fit", "vae", "--data", "digits", "--model-option", "foo=1"), "no option(s) ['foo']"),
         (("fit", "vae", "--data", "digits", "--iwae-k", "0"), "--iwae-k must lie"),
+        (
+            ("fit", "vae", "--data", "digits", "--test-episodes", "5"),
+            "--test-episodes applies to the few-shot models (niw_meta), not vae",
+        ),
+        (
+            ("fit", "niw_meta", "--data", "digits", "--iwae-k", "5"),
+            "--iwae-k applies to the latent-variable models",
+        ),
+        (
+            (
+                "fit",
+                "vae",
+                "--data",
+                "digits",
+                "--likelihood",
+                "categorical",
+                "--model-option",
+                "n_categories=17",
+            ),
+            "non-integer values such as 0.3125",
+        ),
         (("fit", "vae", "--data", "linear", "--data-option", "n=x"), "--data-option: n must"),
         (("diagnose", "."), "has no config.json"),
         (
@@ -326,3 +347,28 @@ def test_finish_processes_is_a_no_op_without_a_process_group() -> None:
     assert not dist.is_initialized()
     finish_processes()
     assert not dist.is_initialized()
+
+
+def test_options_read_json_values_and_comma_separated_numbers() -> None:
+    from latentinfer.cli import _parse_options
+
+    parsed = _parse_options(
+        ["hidden=32,32", "h2=(16, 8)", "h3=[4]", "h4=5,", "n=3", "flag=True", "name=a,b",
+         "mix=1,x", "s=text"],
+        flag="--model-option",
+    )  # fmt: skip
+    assert parsed == {"hidden": [32, 32], "h2": [16, 8], "h3": [4], "h4": [5], "n": 3,
+                      "flag": True, "name": "a,b", "mix": "1,x", "s": "text"}  # fmt: skip
+
+
+def test_data_outside_the_likelihoods_support_is_refused_before_the_run_folder(
+    tmp_path: Path,
+) -> None:
+    from latentinfer import ValidationError
+
+    run = tmp_path / "bad"
+    args = ["fit", "vae", "--data", "digits", "--data-option", "scale=counts", "--likelihood",
+            "bernoulli", "--run-dir", str(run)]  # fmt: skip
+    with pytest.raises(ValidationError, match=r"\[0, 1\] for likelihood='bernoulli'"):
+        runner.invoke(app, args, catch_exceptions=False)
+    assert not run.exists()

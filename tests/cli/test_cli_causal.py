@@ -23,7 +23,7 @@ def _ok(args: list[str]) -> str:
 def test_vluci_on_a_data_set_through_the_fit_command(tmp_path: Path) -> None:
     run = tmp_path / "run"
     out = _ok(["fit", "vluci", "--data", "confounded_proxies", "--data-option", "n=300",
-               "--epochs", "2", "--no-progress", "--model-option", "hidden=[16]",
+               "--epochs", "2", "--no-progress", "--model-option", "hidden=16,16",
                "--model-option", "n_plugin_fits=3", "--run-dir", str(run)])  # fmt: skip
     assert "sqrt_pehe_within" in out
     config = json.loads((run / "config.json").read_text())

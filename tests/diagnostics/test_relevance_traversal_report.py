@@ -62,3 +62,23 @@ def test_report_names_factors_of_the_wrong_length(small_vae: VAE, digits: np.nda
     # also when max_rows would cut both to the same length
     with pytest.raises(ShapeError, match=r"factors has 150 row\(s\) but data has 300"):
         diagnose(small_vae, digits[:300], factors=np.zeros((150, 1), dtype=int), max_rows=100)
+
+
+def test_kl_bars_take_the_activity_result_and_codes_metrics_refuse_a_model(
+    small_vae: VAE, digits: np.ndarray, tmp_path: Path
+) -> None:
+    from matplotlib.image import imread
+
+    from latentinfer.diagnostics import mig, run_activity
+    from latentinfer.plots import plot_kl_per_dim
+
+    activity = run_activity(small_vae, digits[:100])
+    path = plot_kl_per_dim(activity, tmp_path / "kl.png")
+    assert imread(path).shape[2] in (3, 4)
+    with pytest.raises(ValidationError, match=r"kl_per_dim must be a .* or an ActivityResult"):
+        plot_kl_per_dim(object(), tmp_path / "bad.png")  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"kl_per_dim must have shape \(D,\)"):
+        plot_kl_per_dim(np.zeros((2, 2)), tmp_path / "bad.png")
+    factors = (digits[:100, :2] > 0.5).astype(int)
+    with pytest.raises(ValidationError, match=r"such as model\.transform\(X\); got the VAE model"):
+        mig(small_vae, factors)

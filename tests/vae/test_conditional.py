@@ -25,6 +25,9 @@ def test_fit_transform_sample_score() -> None:
     )
     assert cvae.transform(x[:7], c[:7]).shape == (7, 2)
     assert cvae.sample(4, c[:4], seed=0).shape == (4, 6)
+    # NumPy conditions give NumPy rows, tensors give tensors
+    assert isinstance(cvae.sample(4, c[:4], seed=0), np.ndarray)
+    assert isinstance(cvae.sample(4, torch.as_tensor(c[:4]), seed=0), torch.Tensor)
     assert np.isfinite(cvae.score(x[:20], c[:20], k=8))
     assert cvae.cond_shapes_ == [(2,)]
 

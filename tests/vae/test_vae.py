@@ -196,8 +196,13 @@ def test_bad_constructor_arguments_name_the_argument() -> None:
         VAE(likelihood="categorical")
     with pytest.raises(ConfigError, match="beta"):
         VAE(beta=-1.0)
-    with pytest.raises(ConfigError, match="posterior_variance"):
+    with pytest.raises(ConfigError, match="'shared' or a positive number"):
         VAE(posterior_variance="diagonal")
+    # an unknown argument: Python's TypeError, naming VAE (not the base class) and the names
+    with pytest.raises(TypeError, match=r"^VAE\(\) got .*\['foo'\]; accepted: \['latent_dim'"):
+        VAE(latent_dim=2, foo=1)
+    with pytest.raises(TypeError, match="Did you mean 'latent_dim'"):
+        VAE(latnt_dim=2)
 
 
 def test_bad_data_gets_clear_errors(fitted: VAE, digits: np.ndarray) -> None:
@@ -214,10 +219,15 @@ def test_bad_data_gets_clear_errors(fitted: VAE, digits: np.ndarray) -> None:
         vae.fit(np.zeros(10))
     with pytest.raises(ValidationError, match="must hold numbers"):
         vae.fit(np.array([["a", "b"]]))
-    with pytest.raises(ValidationError, match=r"\[0, 1\] for likelihood='bernoulli'"):
+    with pytest.raises(ValidationError, match=r"\[0, 1\] .*Rescale the data"):
         VAE(likelihood="bernoulli").fit(digits[:20] * 16)
-    with pytest.raises(ValidationError, match="integer category codes"):
-        VAE(likelihood="categorical", n_categories=3).fit(digits[:20])
+    # new rows for a fitted model: the advice is to scale them as the training rows were
+    with pytest.raises(ValidationError, match=r"got values in \[0, 2\].*MinMaxScaler\(clip"):
+        fitted.score(digits[:5] * 2, k=2)
+    with pytest.raises(ValidationError, match=r"non-integer values such as 0\.3125.*scale=counts"):
+        VAE(likelihood="categorical", n_categories=17).fit(digits[:20])
+    with pytest.raises(ValidationError, match=r"codes in 0\.\.2 .*got values in \[0, 16\]"):
+        VAE(likelihood="categorical", n_categories=3).fit(digits[:20] * 16)
     with pytest.raises(ShapeError, match=r"feature shape \(10,\).*fitted on feature shape \(64,\)"):
         fitted.transform(np.zeros((4, 10)))
     with pytest.raises(ConfigError, match="architecture='conv'"):

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, final
 
+import numpy as np
 import torch
 
 from latentinfer.causal.augmentation import apply_augmentation
@@ -241,7 +242,9 @@ class _StructuralEstimator(CausalEstimator):
     """Estimators of a structural function ``h`` of treatments ``(n,)`` or ``(n, m)``.
 
     ``T0``/``T1`` in ``effect`` may be numbers (every treatment column at that value),
-    vectors ``(m,)`` (one level for every row) or arrays ``(n, m)``.
+    vectors ``(m,)`` (one level for every row) or arrays ``(n, m)``. Fitted without ``X``,
+    ``effect(T0=..., T1=...)`` takes arrays of any number of rows ``k`` (``(k, m)``, or
+    ``(k,)`` for one treatment column) and gives ``k`` effects.
     """
 
     binary_treatment = False
@@ -254,6 +257,24 @@ class _StructuralEstimator(CausalEstimator):
             raise ShapeError("T must have at least one column; got shape (n, 0).")
         data = super()._check_fit(Y, t[:, 0], X, W, Z)
         return dataclasses.replace(data, T=t)
+
+    def _treatment_levels(self, T0: Any, T1: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # fitted without X, the effect depends on the treatments alone: T0/T1 may have any
+        # number of rows (new treatment values), not only the training rows'
+        if self.n_features_x_ == 0:
+            rows = (self._level_rows(T0, "T0"), self._level_rows(T1, "T1"))
+            n = next((r for r in rows if r), n)
+        return super()._treatment_levels(T0, T1, n)
+
+    def _level_rows(self, value: Any, name: str) -> int | None:
+        """The rows of ``T0``/``T1`` given per row (``(k, m)``, or ``(k,)`` with one
+        treatment column); ``None`` for a number or one vector of levels."""
+        if treatment_scalar(value, name=name) is not None:
+            return None
+        shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+        if len(shape) == 2 or (len(shape) == 1 and self.n_treatments_ == 1):
+            return int(shape[0])
+        return None
 
     def _treatment_level(self, value: Any, name: str, n: int) -> torch.Tensor:
         m = self.n_treatments_

@@ -3,9 +3,9 @@
 :class:`EstimatorParams` gives ``get_params``, ``set_params`` and a repr that lists the
 parameters that differ from their defaults. It asks one thing of a class: every
 constructor argument is stored under its own name (``self.latent_dim = latent_dim``).
-``sklearn.base.clone``, Pipeline steps and nested ``set_params`` work; scikit-learn's search
-tools (``GridSearchCV``) also want ``__sklearn_tags__``, which these estimators do not
-define.
+``sklearn.base.clone``, Pipeline steps and nested ``set_params`` work, and
+``__sklearn_tags__`` gives the tags that scikit-learn's search and cross-validation tools
+(``GridSearchCV``, ``cross_val_score``) read.
 """
 
 from __future__ import annotations
@@ -17,8 +17,31 @@ import numpy as np
 import torch
 
 from latentinfer.core.errors import ConfigError
+from latentinfer.core.validation import did_you_mean
 
-__all__ = ["EstimatorParams", "same_value"]
+__all__ = ["EstimatorParams", "refuse_unknown_arguments", "same_value"]
+
+
+def refuse_unknown_arguments(estimator: object, unexpected: dict[str, Any]) -> None:
+    """Raise Python's ``TypeError`` for constructor arguments ``estimator`` does not take,
+    naming its class (not the base class whose ``__init__`` it inherits), the accepted
+    names and the closest one.
+
+    For a constructor that ends in ``**unexpected`` only to give this message; its
+    parameters stay the named ones (``get_params`` skips ``**``).
+    """
+    if not unexpected:
+        return
+    sig = inspect.signature(type(estimator).__init__)
+    accepted = [
+        n for n, p in sig.parameters.items()
+        if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]  # fmt: skip
+    first = next(iter(unexpected))
+    raise TypeError(
+        f"{type(estimator).__name__}() got unexpected keyword argument(s) "
+        f"{sorted(unexpected)}; accepted: {accepted}.{did_you_mean(first, accepted)}"
+    )
 
 
 class EstimatorParams:
@@ -75,6 +98,14 @@ class EstimatorParams:
         for name, sub_params in nested.items():
             getattr(self, name).set_params(**sub_params)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (scikit-learn ≥ 1.6 reads them in its search and
+        cross-validation tools): no estimator type and no required target, as
+        ``BaseEstimator`` declares; subclasses add theirs."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False))
 
     def __repr__(self) -> str:  # the parameters that differ from their defaults
         sig = inspect.signature(type(self).__init__)

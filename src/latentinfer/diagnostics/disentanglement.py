@@ -106,6 +106,11 @@ def _to_numpy(x: Any, *, name: str) -> np.ndarray:
     """Return ``x`` as a NumPy array of numbers (a tensor is detached and moved to the CPU)."""
     if x is None:
         raise ValidationError(f"{name} is None; pass a 2-D array or tensor of numbers.")
+    if hasattr(x, "transform") and hasattr(x, "encode"):  # a fitted model, not its codes
+        raise ValidationError(
+            f"{name} must be an array of codes, shape (n_samples, n_codes), such as "
+            f"model.transform(X); got the {type(x).__name__} model itself."
+        )
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch.Tensor, without importing torch
         x = x.detach().cpu()
     try:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from latentinfer.core.errors import ShapeError, ValidationError
+from latentinfer.diagnostics.activity import ActivityResult
 from latentinfer.diagnostics.traversal import TraversalResult
 
 __all__ = ["plot_kl_per_dim", "plot_traversal"]
@@ -27,7 +29,7 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
 
 
 def plot_kl_per_dim(
-    kl_per_dim: Sequence[float] | np.ndarray,
+    kl_per_dim: Sequence[float] | np.ndarray | ActivityResult,
     path: str | os.PathLike[str],
     *,
     highlight: Sequence[int] | np.ndarray = (),
@@ -38,7 +40,9 @@ def plot_kl_per_dim(
     """Bar chart of the KL of each latent dimension, sorted as given.
 
     Args:
-        kl_per_dim: ``(D,)`` KL per dimension (nats).
+        kl_per_dim: ``(D,)`` KL per dimension (nats), or the
+            :class:`~latentinfer.diagnostics.ActivityResult` of ``run_activity`` (its
+            ``kl_per_dim`` is drawn).
         path: the PNG file to write.
         highlight: dimensions drawn in a contrasting colour (e.g. ARD's relevant ones).
         highlight_label: legend entry of the highlighted bars.
@@ -48,7 +52,17 @@ def plot_kl_per_dim(
     Returns:
         The path written.
     """
-    kl = np.asarray(kl_per_dim, dtype=float)
+    if isinstance(kl_per_dim, ActivityResult):
+        kl_per_dim = kl_per_dim.kl_per_dim
+    try:
+        kl = np.asarray(kl_per_dim, dtype=float)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"kl_per_dim must be a (D,) sequence of numbers (nats) or an ActivityResult; "
+            f"got {type(kl_per_dim).__name__}."
+        ) from None
+    if kl.ndim != 1 or kl.size == 0:
+        raise ShapeError(f"kl_per_dim must have shape (D,) with D >= 1; got shape {kl.shape}.")
     fig = Figure(figsize=(max(4.0, 0.25 * len(kl) + 1.5), 3.0))
     ax = fig.add_subplot()
     marked = {int(j) for j in highlight}
@@ -60,7 +74,8 @@ def plot_kl_per_dim(
         ax.axhline(
             threshold, ls="--", lw=1, color="gray", label=f"collapse threshold ({threshold:g} nats)"
         )
-    ax.legend(fontsize=8, loc="upper right")
+    # beside the axes, where it cannot hide the tallest bars
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL (nats)")

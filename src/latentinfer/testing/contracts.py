@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentinfer.core.errors import ConfigError
 from latentinfer.vae.base import LatentVariableModel
 
 __all__ = ["ContractReport", "check_latent_model"]
@@ -42,7 +43,7 @@ class ContractReport:
 
 def check_latent_model(
     make: Callable[[], LatentVariableModel],
-    data: Sequence[Any],
+    data: Sequence[Any] | np.ndarray | torch.Tensor,
     *,
     tmp_path: str | Path | None = None,
     max_epochs: int = 2,
@@ -53,14 +54,33 @@ def check_latent_model(
     Args:
         make: builds a fresh, seeded, unfitted model (called several times; the same
             seed must give the same numbers).
-        data: ``(X,)`` or ``(X, *cond)``, a few dozen rows.
+        data: ``(X,)`` or ``(X, *cond)``, a few dozen rows (a bare ``X`` is taken as
+            ``(X,)``).
         tmp_path: folder for the save/load check (a temporary one when ``None``).
         max_epochs: epochs of the short fits.
         atol: tolerance of the sum-of-parts check.
 
     Returns:
         A :class:`ContractReport`; ``report.passed`` tells whether all checks passed.
+
+    Raises:
+        ConfigError: ``make`` is a model instead of a function that builds one.
+
+    Example:
+        >>> from latentinfer.vae import VAE
+        >>> X = np.random.default_rng(0).random((40, 6), dtype=np.float32)
+        >>> report = check_latent_model(lambda: VAE(latent_dim=2, hidden=(8,), seed=0), X)
+        >>> report.passed, report.failures
+        (True, [])
     """
+    if isinstance(make, torch.nn.Module) or not callable(make):
+        raise ConfigError(
+            f"make must be a function that builds a fresh, unfitted model, such as "
+            f"lambda: VAE(latent_dim=2, seed=0); got {type(make).__name__} (it is called "
+            f"several times, for fits that must start alike)."
+        )
+    if isinstance(data, np.ndarray | torch.Tensor):
+        data = (data,)
     report = ContractReport()
 
     def check(name: str, ok: bool, message: str) -> None:

@@ -85,6 +85,14 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
         super().__init__()
         self._built = False
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: an unsupervised transformer (``transform`` gives the codes)."""
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags()
+        return tags
+
     # ------------------------------------------------------------------ contract
     @abc.abstractmethod
     def prior(self, *cond: torch.Tensor) -> Distribution:
@@ -343,7 +351,9 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
 
     @torch.no_grad()
     def transform(self, X: ArrayLike, *cond: ArrayLike) -> Any:
-        """Posterior means E_q[z | x], shape ``(n_rows, latent_dim)``."""
+        """Posterior means E_q[z | x], shape ``(n_rows, latent_dim)``. A conditional model
+        takes ``(X, *cond)`` as separate arguments or as one tuple."""
+        X, cond = self._split_data(X, cond)
         x, cs = self._as_data(X, cond, fitting=False)
         out = self._batched(lambda xb, *cb: self.encode(xb, *cb).mean, x, cs)
         return _like(out, X)
@@ -353,15 +363,22 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
         cond = self._without_y(cond)
         return self.fit(X, *cond, **fit_options).transform(X, *cond)
 
+    def _split_data(
+        self, X: Any, cond: tuple[ArrayLike, ...]
+    ) -> tuple[ArrayLike, tuple[ArrayLike, ...]]:
+        """A conditional model's data given as one tuple ``(X, *cond)`` (what
+        ``latent_data`` returns), unpacked; anything else as given."""
+        if not cond and self.n_cond and isinstance(X, tuple) and len(X) == 1 + self.n_cond:
+            return X[0], tuple(X[1:])
+        return X, cond
+
     def _without_y(self, cond: tuple[ArrayLike, ...]) -> tuple[ArrayLike, ...]:
         """``cond`` without the ``y`` that scikit-learn passes an unsupervised model's
         ``fit(X, y)`` (a Pipeline does): a model without conditioning ignores it."""
         return () if self.n_cond == 0 and len(cond) == 1 else cond
 
     @torch.no_grad()
-    def sample(
-        self, n: int, *cond: ArrayLike, seed: int | None = None, mean: bool = True
-    ) -> torch.Tensor:
+    def sample(self, n: int, *cond: ArrayLike, seed: int | None = None, mean: bool = True) -> Any:
         """New data from the model: z ~ p(z), then E[x|z] (``mean=True``) or x ~ p(x|z).
 
         Args:
@@ -372,7 +389,9 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
             mean: return decoder means instead of draws from the likelihood.
 
         Returns:
-            Tensor of shape ``(n, *feature_shape)``.
+            Shape ``(n, *feature_shape)``: NumPy when the conditioning data is NumPy, else
+            a tensor (an unconditional model takes no data, so gives a tensor; ``.numpy()``
+            converts it).
         """
         self._check_built("sample")
         check_number(n, name="n", low=1, integer=True)
@@ -398,14 +417,17 @@ class LatentVariableModel(EstimatorParams, nn.Module, abc.ABC):
             p = self.prior(*cs)
             z = p.sample(() if cs else (n,))
             px = self.decode(z, *cs)
-            return (px.mean if mean else px.sample()).cpu()
+            out = (px.mean if mean else px.sample()).cpu()
+        return _like(out, cond[0]) if cond else out
 
     @torch.no_grad()
     def score_samples(
         self, X: ArrayLike, *cond: ArrayLike, k: int = 500, seed: int | None = 0
     ) -> Any:
-        """IWAE bound on log p(x) per row (nats), with ``k`` importance samples."""
+        """IWAE bound on log p(x) per row (nats), with ``k`` importance samples; data as
+        in :meth:`transform`."""
         check_number(k, name="k", low=1, integer=True)
+        X, cond = self._split_data(X, cond)
         x, cs = self._as_data(X, self._without_y(cond), fitting=False, what="score")
         with rng_scope(seed):
             out = self._batched(lambda xb, *cb: iwae_bound(self, xb, *cb, k=k), x, cs, 256)

@@ -19,9 +19,16 @@ from torch.distributions import Distribution, Independent, Normal
 from latentinfer.core.config import TrainConfig
 from latentinfer.core.errors import ConfigError, ShapeError
 from latentinfer.core.output import LossOutput
+from latentinfer.core.params import refuse_unknown_arguments
 from latentinfer.core.seeding import resolve_seed
 from latentinfer.core.trainer import Batch
-from latentinfer.core.validation import check_bool, check_choice, check_number, check_widths
+from latentinfer.core.validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_widths,
+    did_you_mean,
+)
 from latentinfer.inference.elbo import gaussian_kl_per_dim, gaussian_log_prob_per_dim
 from latentinfer.nn.conv import ConvDecoder, ConvEncoder
 from latentinfer.nn.mlp import MLP
@@ -90,12 +97,14 @@ class GaussianLatentModel(LatentVariableModel):
         analytic_kl: bool = True,
         train_config: TrainConfig | dict[str, Any] | None = None,
         seed: int | None = None,
+        **unexpected: Any,
     ) -> None:
         if type(self) is GaussianLatentModel:
             raise TypeError(
                 "GaussianLatentModel is abstract; use VAE, ARDVAE, ConditionalVAE or "
                 "HierarchicalVAE."
             )
+        refuse_unknown_arguments(self, unexpected)  # VAE, ConditionalVAE: named as themselves
         super().__init__()
         check_number(latent_dim, name="latent_dim", low=1, integer=True)
         check_choice(likelihood, name="likelihood", choices=LIKELIHOODS)
@@ -104,7 +113,13 @@ class GaussianLatentModel(LatentVariableModel):
         check_choice(architecture, name="architecture", choices=ARCHITECTURES)
         check_choice(activation, name="activation", choices=("relu", "gelu", "tanh", "silu", "elu"))
         if isinstance(posterior_variance, str):
-            check_choice(posterior_variance, name="posterior_variance", choices=POSTERIOR_VARIANCES)
+            if posterior_variance not in POSTERIOR_VARIANCES:
+                raise ConfigError(
+                    f"posterior_variance must be one of "
+                    f"{', '.join(map(repr, POSTERIOR_VARIANCES))} or a positive number (a fixed "
+                    f"variance); got {posterior_variance!r}."
+                    f"{did_you_mean(posterior_variance, POSTERIOR_VARIANCES)}"
+                )
         else:
             check_number(posterior_variance, name="posterior_variance", low=0, low_inclusive=False)
         check_number(beta, name="beta", low=0)
@@ -183,7 +198,7 @@ class GaussianLatentModel(LatentVariableModel):
             lik = make_likelihood(
                 self.likelihood_, tuple(x.shape[1:]), n_categories=self.n_categories
             )
-        lik.check(x, name=name)
+        lik.check(x, name=name, fitting=fitting)
 
     # ------------------------------------------------------------------ networks
     def _build(self, feature_shape: tuple[int, ...], cond_shapes: list[tuple[int, ...]]) -> None:

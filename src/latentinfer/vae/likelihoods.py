@@ -34,8 +34,9 @@ class Likelihood(nn.Module, abc.ABC):
         self._event_dims = len(self.feature_shape)
 
     @abc.abstractmethod
-    def check(self, x: torch.Tensor, *, name: str) -> None:
-        """Raise :class:`ValidationError` if ``x`` is outside this likelihood's support."""
+    def check(self, x: torch.Tensor, *, name: str, fitting: bool = True) -> None:
+        """Raise :class:`ValidationError` if ``x`` is outside this likelihood's support;
+        ``fitting=False``: ``x`` is new data for a fitted model (the advice differs)."""
 
     @abc.abstractmethod
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -79,7 +80,8 @@ class GaussianLikelihood(Likelihood):
         else:
             self.register_buffer("log_scale", torch.full(self.feature_shape, math.log(scale)))
 
-    def check(self, x: torch.Tensor, *, name: str) -> None:  # every real value is allowed
+    def check(self, x: torch.Tensor, *, name: str, fitting: bool = True) -> None:
+        # every real value is allowed
         return None
 
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -113,12 +115,19 @@ class BernoulliLikelihood(Likelihood):
 
     name = "bernoulli"
 
-    def check(self, x: torch.Tensor, *, name: str) -> None:
+    def check(self, x: torch.Tensor, *, name: str, fitting: bool = True) -> None:
         lo, hi = float(x.min()), float(x.max())
         if lo < 0 or hi > 1:
+            advice = (
+                "Rescale the data or use likelihood='gaussian'."
+                if fitting
+                else "The model was fitted with this likelihood: scale new rows as its "
+                "training rows were (in a Pipeline, MinMaxScaler(clip=True) keeps held-out "
+                "rows in range)."
+            )
             raise ValidationError(
                 f"{name} must lie in [0, 1] for likelihood='bernoulli'; got values in "
-                f"[{lo:.4g}, {hi:.4g}]. Rescale the data or use likelihood='gaussian'."
+                f"[{lo:.4g}, {hi:.4g}]. {advice}"
             )
 
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -153,9 +162,18 @@ class CategoricalLikelihood(Likelihood):
         self.n_categories = int(n_categories)
         self.params_per_feature = self.n_categories
 
-    def check(self, x: torch.Tensor, *, name: str) -> None:
+    def check(self, x: torch.Tensor, *, name: str, fitting: bool = True) -> None:
         k = self.n_categories
-        if bool((x != x.round()).any()) or float(x.min()) < 0 or float(x.max()) > k - 1:
+        fractional = x != x.round()
+        if bool(fractional.any()):
+            example = float(x[fractional][0])
+            raise ValidationError(
+                f"{name} must hold integer category codes in 0..{k - 1} for "
+                f"likelihood='categorical'; got non-integer values such as {example:.4g}. "
+                "Pass the unscaled codes (for the bundled digits, --data-option "
+                "scale=counts or load('digits', scale='counts'))."
+            )
+        if float(x.min()) < 0 or float(x.max()) > k - 1:
             raise ValidationError(
                 f"{name} must hold integer category codes in 0..{k - 1} for "
                 f"likelihood='categorical' with n_categories={k}; got values in "
